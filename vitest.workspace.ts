@@ -1,0 +1,25 @@
+/**
+ * The test projects of the workspace. Vitest 5 has no workspace files, so
+ * the root `vitest.config.ts` imports this list (see docs/adr/0001).
+ */
+import { defineProject } from "vitest/config"
+
+const project = (name: string, dir: string) =>
+  defineProject({
+    // Workspace packages resolve to their TypeScript sources, not `dist/`.
+    resolve: { conditions: ["@org/source"] },
+    ssr: { resolve: { conditions: ["@org/source"] } },
+    test: {
+      name,
+      root: dir,
+      include: ["test/**/*.test.ts"],
+      environment: "node"
+    }
+  })
+
+export const projects = [
+  project("core", "packages/core"),
+  project("sql", "packages/sql"),
+  project("http", "packages/http"),
+  project("example-api", "examples/api")
+]
