@@ -1,1 +1,5 @@
-export const hello = 1
+/**
+ * @since 0.1.0
+ */
+export * as Entity from "./Entity.ts"
+export * as Result from "./Result.ts"

@@ -1,0 +1,154 @@
+/**
+ * An in-memory `Repository`: a product feature for users' tests and
+ * prototypes, held to the same laws as the SQL implementation (ordering,
+ * uniqueness among live rows, soft delete, versions).
+ *
+ * @since 0.1.0
+ */
+import * as SecureRandom from "effect/crypto/SecureRandom"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as Entity from "./Entity.ts"
+import * as Ordering from "./Ordering.ts"
+import * as Pagination from "./Pagination.ts"
+import * as Repository from "./Repository.ts"
+
+interface Row {
+  entity: Readonly<Record<string, unknown>>
+  deleted: boolean
+}
+
+/**
+ * Makes an empty in-memory repository for an entity. Ids are UUIDv7 from
+ * `SecureRandom`, timestamps from the `Clock` (so `TestClock` works).
+ *
+ * @example
+ * ```ts
+ * import { Context, Layer } from "effect"
+ * import { SecureRandom } from "effect/crypto"
+ * import { RepositoryMemory, type Repository } from "@org/core"
+ * import { Item } from "./Item.ts"
+ *
+ * class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()("app/Items") {
+ *   static readonly layerMemory = Layer.effect(Items, RepositoryMemory.make(Item)).pipe(
+ *     Layer.provide(SecureRandom.layerWebCrypto)
+ *   )
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <D extends Entity.Definition<any, any, any>>(
+  definition: D
+): Effect.Effect<Repository.ForEntity<D>, never, SecureRandom.SecureRandom> =>
+  Effect.gen(function* () {
+    type A = Entity.Type<D>
+    const random = yield* SecureRandom.SecureRandom
+    const rows = new Map<string, Row>()
+    const fieldNames = Object.keys(definition.fields)
+    // Typed input is re-checked against the entity schema, so both
+    // implementations refuse the same impossible values (as defects).
+    const validate: (candidate: unknown) => A = Schema.decodeUnknownSync(Schema.toType(definition.schema))
+
+    const notFound = (id: unknown) => new Repository.NotFound({ entity: definition.name, id: String(id) })
+
+    const duplicateOf = (candidate: Readonly<Record<string, unknown>>, selfId: unknown) => {
+      const taken = definition.unique.filter((field: string) => {
+        for (const row of rows.values()) {
+          if (!row.deleted && row.entity["id"] !== selfId && row.entity[field] === candidate[field]) return true
+        }
+        return false
+      })
+      return taken.length === 0
+        ? undefined
+        : new Repository.Conflict({ entity: definition.name, reason: "duplicate", fields: taken })
+    }
+
+    const live = (id: unknown): Row | undefined => {
+      const row = typeof id === "string" ? rows.get(id) : undefined
+      return row && !row.deleted ? row : undefined
+    }
+
+    const checkVersion = (row: Row, options: Repository.WriteOptions | undefined) =>
+      options?.expectedVersion !== undefined && options.expectedVersion !== row.entity["version"]
+        ? new Repository.Conflict({
+            entity: definition.name,
+            reason: "stale-version",
+            fields: [],
+            currentVersion: Number(row.entity["version"])
+          })
+        : undefined
+
+    // Every write checks and mutates inside one synchronous block, so no other
+    // fiber can interleave between the check and the write.
+    const create = (input: Entity.CreateOf<D>) =>
+      Effect.gen(function* () {
+        const id = yield* random.uuidV7()
+        const now = yield* DateTime.now
+        const candidate: Record<string, unknown> = { id, createdAt: now, updatedAt: now, version: 1 }
+        for (const field of fieldNames) candidate[field] = input[field]
+        const entity: A = validate(candidate)
+        return yield* Effect.suspend((): Effect.Effect<A, Repository.Conflict> => {
+          const conflict = duplicateOf(entity, undefined)
+          if (conflict) return Effect.fail(conflict)
+          rows.set(id, { entity, deleted: false })
+          return Effect.succeed(entity)
+        })
+      })
+
+    const findById = (id: Entity.IdOf<D>) =>
+      Effect.suspend((): Effect.Effect<A, Repository.NotFound> => {
+        const row = live(id)
+        return row ? Effect.succeed(row.entity as A) : Effect.fail(notFound(id))
+      })
+
+    const update = (id: Entity.IdOf<D>, patch: Entity.PatchOf<D>, options?: Repository.WriteOptions) =>
+      Effect.flatMap(DateTime.now, (now) =>
+        Effect.suspend((): Effect.Effect<A, Repository.NotFound | Repository.Conflict> => {
+          const row = live(id)
+          if (!row) return Effect.fail(notFound(id))
+          const stale = checkVersion(row, options)
+          if (stale) return Effect.fail(stale)
+          const changes = fieldNames.filter((field) => Object.hasOwn(patch, field))
+          if (changes.length === 0) return Effect.succeed(row.entity as A)
+          const candidate: Record<string, unknown> = { ...row.entity }
+          for (const field of changes) candidate[field] = patch[field]
+          candidate["updatedAt"] = now
+          candidate["version"] = Number(row.entity["version"]) + 1
+          const entity: A = validate(candidate)
+          const conflict = duplicateOf(entity, id)
+          if (conflict) return Effect.fail(conflict)
+          row.entity = entity
+          return Effect.succeed(entity)
+        })
+      )
+
+    const remove = (id: Entity.IdOf<D>, options?: Repository.WriteOptions) =>
+      Effect.suspend((): Effect.Effect<void, Repository.NotFound | Repository.Conflict> => {
+        const row = live(id)
+        if (!row) return Effect.fail(notFound(id))
+        const stale = checkVersion(row, options)
+        if (stale) return Effect.fail(stale)
+        row.deleted = true
+        return Effect.void
+      })
+
+    const list = (request: Pagination.PageRequest<Entity.SortableOf<D>>) =>
+      Effect.sync(() => {
+        const all: Array<A> = []
+        for (const row of rows.values()) if (!row.deleted) all.push(row.entity as A)
+        all.sort(Ordering.bySortKeys(request.sort))
+        const start = Pagination.offset(request)
+        return Pagination.makePage(all.slice(start, start + request.size), request, all.length)
+      })
+
+    const count = Effect.sync(() => {
+      let n = 0
+      for (const row of rows.values()) if (!row.deleted) n++
+      return n
+    })
+
+    return { create, findById, update, delete: remove, list, count }
+  })
