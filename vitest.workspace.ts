@@ -19,6 +19,7 @@ const project = (name: string, dir: string) =>
 
 export const projects = [
   project("core", "packages/core"),
+  project("testing", "packages/testing"),
   project("sql", "packages/sql"),
   project("http", "packages/http"),
   project("example-api", "examples/api")

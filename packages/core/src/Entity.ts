@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
@@ -32,12 +33,33 @@ export const Uuid = Schema.String.pipe(
 ).annotate({ format: "uuid" })
 
 /**
+ * Text that a database can store exactly: well-formed Unicode (no lone
+ * surrogates, which UTF-8 cannot encode) and no NUL character (which
+ * Postgres `text` rejects). Accepting either would lose or corrupt data.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Entity } from "@org/core"
+ * const Name = Entity.Text.check(Schema.isMinLength(1), Schema.isMaxLength(200))
+ * ```
+ *
+ * @since 0.1.0
+ * @category building blocks
+ */
+export const Text = Schema.String.check(
+  Schema.makeFilter((s: string) => s.isWellFormed() && !s.includes("\u0000"), {
+    expected: "text without NUL characters or unpaired surrogates"
+  })
+)
+
+/**
  * Fields of an entity with an identity: `{ id }`.
  *
  * @since 0.1.0
  * @category building blocks
  */
-export const Identifiable = <IdSchema extends Schema.Top>(id: IdSchema): { readonly id: IdSchema } => ({ id })
+export const Identifiable = <IdSchema extends IdField>(id: IdSchema): { readonly id: IdSchema } => ({ id })
 
 /**
  * Fields of an entity that records when it was created and last changed
@@ -87,7 +109,57 @@ export const Versioned = { version: Version } as const
  * @since 0.1.0
  * @category models
  */
-export type Fields = Schema.Struct.Fields
+export type Fields = { readonly [field: string]: Field }
+
+/**
+ * One entity field: any schema that needs no services to decode or encode.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Field = Schema.Top & { readonly DecodingServices: never; readonly EncodingServices: never }
+
+/**
+ * The schema of an entity id: decodes from and encodes to a string, no services.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type IdField = Field & { readonly Encoded: string }
+
+/**
+ * Any entity definition, for code generic over entities (repositories, the
+ * CRUD group factory). Every `Definition` is an `Any`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Any {
+  readonly name: string
+  readonly table: string
+  readonly idSchema: IdField
+  readonly fields: Fields
+  readonly schema: Schema.Codec<AnyRecord, { readonly [key: string]: unknown }, never, never>
+  readonly create: Schema.Codec<{ readonly [key: string]: unknown }, unknown, never, never>
+  readonly update: Schema.Codec<{ readonly [key: string]: unknown }, unknown, never, never>
+  readonly columns: { readonly [field: string]: string }
+  readonly sortable: ReadonlyArray<string>
+  readonly unique: ReadonlyArray<string>
+}
+
+/**
+ * The stored shape every entity shares, seen generically.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AnyRecord {
+  readonly [key: string]: unknown
+  readonly id: string
+  readonly createdAt: DateTime.Utc
+  readonly updatedAt: DateTime.Utc
+  readonly version: number
+}
 
 type IsNullable<S> = S extends Schema.Top ? (null extends S["Type"] ? true : false) : false
 
@@ -127,7 +199,7 @@ export type RecordFields<IdSchema extends Schema.Top, F extends Fields> = { read
  */
 export interface Definition<
   Name extends string = string,
-  IdSchema extends Schema.Top = Schema.Top,
+  IdSchema extends IdField = IdField,
   F extends Fields = Fields
 > {
   /** Name used in errors and spans, e.g. `"Item"`. */
@@ -157,7 +229,7 @@ export interface Definition<
  * @since 0.1.0
  * @category models
  */
-export type Type<D extends Definition<any, any, any>> = D["schema"]["Type"]
+export type Type<D extends Any> = D["schema"]["Type"]
 
 /**
  * The id type of a definition.
@@ -165,7 +237,7 @@ export type Type<D extends Definition<any, any, any>> = D["schema"]["Type"]
  * @since 0.1.0
  * @category models
  */
-export type IdOf<D extends Definition<any, any, any>> = D["idSchema"]["Type"]
+export type IdOf<D extends Any> = D["idSchema"]["Type"]
 
 /**
  * The create-input type of a definition.
@@ -173,7 +245,7 @@ export type IdOf<D extends Definition<any, any, any>> = D["idSchema"]["Type"]
  * @since 0.1.0
  * @category models
  */
-export type CreateOf<D extends Definition<any, any, any>> = D["create"]["Type"]
+export type CreateOf<D extends Any> = D["create"]["Type"]
 
 /**
  * The update-patch type of a definition.
@@ -181,7 +253,7 @@ export type CreateOf<D extends Definition<any, any, any>> = D["create"]["Type"]
  * @since 0.1.0
  * @category models
  */
-export type PatchOf<D extends Definition<any, any, any>> = D["update"]["Type"]
+export type PatchOf<D extends Any> = D["update"]["Type"]
 
 /**
  * A sortable field name of a definition.
@@ -189,7 +261,7 @@ export type PatchOf<D extends Definition<any, any, any>> = D["update"]["Type"]
  * @since 0.1.0
  * @category models
  */
-export type SortableOf<D extends Definition<any, any, any>> = D["sortable"][number]
+export type SortableOf<D extends Any> = D["sortable"][number]
 
 const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
@@ -212,7 +284,7 @@ const nullDefault = Effect.succeed(null)
  *   table: "items",
  *   id: ItemId,
  *   fields: {
- *     name: Schema.String.check(Schema.isLengthBetween(1, 200)),
+ *     name: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200)),
  *     description: Schema.NullOr(Schema.String)
  *   },
  *   sortable: ["name", "createdAt"]
@@ -224,7 +296,7 @@ const nullDefault = Effect.succeed(null)
  */
 export const make = <
   const Name extends string,
-  IdSchema extends Schema.Top,
+  IdSchema extends IdField,
   const F extends Fields,
   const Sortable extends keyof RecordFields<IdSchema, F> & string = never
 >(

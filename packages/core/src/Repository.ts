@@ -100,7 +100,7 @@ export interface Repository<A, Id, Create, Patch, SortField extends string> {
  * @since 0.1.0
  * @category models
  */
-export type ForEntity<D extends Entity.Definition<any, any, any>> = Repository<
+export type ForEntity<D extends Entity.Any> = Repository<
   Entity.Type<D>,
   Entity.IdOf<D>,
   Entity.CreateOf<D>,

@@ -40,7 +40,7 @@ interface Row {
  * @since 0.1.0
  * @category constructors
  */
-export const make = <D extends Entity.Definition<any, any, any>>(
+export const make = <D extends Entity.Any>(
   definition: D
 ): Effect.Effect<Repository.ForEntity<D>, never, SecureRandom.SecureRandom> =>
   Effect.gen(function* () {

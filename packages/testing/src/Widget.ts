@@ -1,0 +1,61 @@
+/**
+ * A fixture entity that exercises every kind of field a repository must
+ * handle: text that sorts by code point, a unique field, a 2-decimal
+ * numeric, an integer, a boolean and a nullable text. Used by the law suites.
+ *
+ * @since 0.1.0
+ */
+import { Entity } from "@org/core"
+import * as Schema from "effect/Schema"
+
+/**
+ * The widget id.
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
+export const WidgetId = Entity.Uuid.pipe(Schema.brand("WidgetId"))
+
+/**
+ * The widget entity definition (table `widgets`).
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
+export const Widget = Entity.make("Widget", {
+  table: "widgets",
+  id: WidgetId,
+  fields: {
+    name: Entity.Text.check(Schema.isMinLength(1), Schema.isMaxLength(40)),
+    sku: Entity.Text.check(Schema.isMinLength(1), Schema.isMaxLength(20)),
+    price: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+    quantity: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+    active: Schema.Boolean,
+    note: Schema.NullOr(Entity.Text)
+  },
+  sortable: ["id", "name", "sku", "price", "quantity", "active", "note", "createdAt", "updatedAt"],
+  unique: ["sku"]
+})
+
+/**
+ * The SQL that creates the widgets table per the `RepositorySql` table contract.
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
+export const createTableSql = `
+CREATE TABLE widgets (
+  id uuid PRIMARY KEY,
+  name text COLLATE "C" NOT NULL,
+  sku text COLLATE "C" NOT NULL,
+  price numeric(12, 2) NOT NULL,
+  quantity integer NOT NULL,
+  active boolean NOT NULL,
+  note text COLLATE "C",
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  version integer NOT NULL,
+  deleted_at timestamptz
+);
+CREATE UNIQUE INDEX widgets_sku_live ON widgets (sku) WHERE deleted_at IS NULL;
+`

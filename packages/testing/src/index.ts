@@ -1,0 +1,5 @@
+/**
+ * @since 0.1.0
+ */
+export * as RepositoryLaws from "./RepositoryLaws.ts"
+export * as Widget from "./Widget.ts"
