@@ -38,24 +38,25 @@ export const Widget = Entity.make("Widget", {
 })
 
 /**
- * The SQL that creates the widgets table per the `RepositorySql` table contract.
+ * The statements that create the widgets table per the `RepositorySql` table
+ * contract (one statement each: drivers run them one at a time).
  *
  * @since 0.1.0
  * @category fixtures
  */
-export const createTableSql = `
-CREATE TABLE widgets (
-  id uuid PRIMARY KEY,
-  name text COLLATE "C" NOT NULL,
-  sku text COLLATE "C" NOT NULL,
-  price numeric(12, 2) NOT NULL,
-  quantity integer NOT NULL,
-  active boolean NOT NULL,
-  note text COLLATE "C",
-  created_at timestamptz NOT NULL,
-  updated_at timestamptz NOT NULL,
-  version integer NOT NULL,
-  deleted_at timestamptz
-);
-CREATE UNIQUE INDEX widgets_sku_live ON widgets (sku) WHERE deleted_at IS NULL;
-`
+export const createTable: ReadonlyArray<string> = [
+  `CREATE TABLE widgets (
+    id uuid PRIMARY KEY,
+    name text COLLATE "C" NOT NULL,
+    sku text COLLATE "C" NOT NULL,
+    price numeric(12, 2) NOT NULL,
+    quantity integer NOT NULL,
+    active boolean NOT NULL,
+    note text COLLATE "C",
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    version integer NOT NULL,
+    deleted_at timestamptz
+  )`,
+  `CREATE UNIQUE INDEX widgets_sku_live ON widgets (sku) WHERE deleted_at IS NULL`
+]

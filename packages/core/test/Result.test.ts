@@ -1,0 +1,66 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Result } from "@org/core"
+import { Effect, Option } from "effect"
+import * as fc from "fast-check"
+
+const result: fc.Arbitrary<Result.Result<number, string>> = fc.oneof(
+  fc.integer().map((n) => Result.succeed(n)),
+  fc.string().map((s) => Result.fail(s))
+)
+
+describe("Result", () => {
+  it.effect("toEffect then fromEffect is the identity", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(result, async (r) => {
+          const back = await Effect.runPromise(Result.fromEffect(Result.toEffect(r)))
+          assert.deepStrictEqual(back, r)
+        })
+      )
+    )
+  )
+
+  it("fromNullable fails only on null and undefined", () => {
+    assert.deepStrictEqual(Result.fromNullable(0, () => "none"), Result.succeed(0))
+    assert.deepStrictEqual(Result.fromNullable("", () => "none"), Result.succeed(""))
+    assert.deepStrictEqual(Result.fromNullable(null, () => "none"), Result.fail("none"))
+    assert.deepStrictEqual(Result.fromNullable(undefined, () => "none"), Result.fail("none"))
+  })
+
+  it("fromOptionOr and toOption round-trip", () => {
+    fc.assert(
+      fc.property(fc.option(fc.integer(), { nil: undefined }), (n) => {
+        const option = Option.fromUndefinedOr(n)
+        assert.deepStrictEqual(Result.toOption(Result.fromOptionOr(option, () => "empty")), option)
+      })
+    )
+  })
+
+  it("validateAll keeps every failure in order, or every success", () => {
+    fc.assert(
+      fc.property(fc.array(result), (results) => {
+        const failures = results.filter(Result.isFailure).map((r) => r.failure)
+        const successes = results.filter(Result.isSuccess).map((r) => r.success)
+        const validated = Result.validateAll(results)
+        if (failures.length > 0) assert.deepStrictEqual(Result.getFailure(validated), Option.some(failures))
+        else assert.deepStrictEqual(Result.getSuccess(validated), Option.some(successes))
+      })
+    )
+  })
+
+  it("validateStruct names the failing fields", () => {
+    const validated = Result.validateStruct({
+      name: Result.succeed("saw"),
+      price: Result.fail("must be >= 0"),
+      quantity: Result.fail("must be an integer")
+    })
+    assert.deepStrictEqual(
+      validated,
+      Result.fail([
+        { field: "price", error: "must be >= 0" },
+        { field: "quantity", error: "must be an integer" }
+      ])
+    )
+    assert.deepStrictEqual(Result.validateStruct({ a: Result.succeed(1) }), Result.succeed({ a: 1 }))
+  })
+})
