@@ -6,7 +6,8 @@ module.exports = {
   forbidden: [
     {
       name: "core-imports-only-effect",
-      comment: "@org/core is a pure functional core: it may import effect and itself, nothing else (no node: builtins either).",
+      comment:
+        "@org/core is a pure functional core: it may import effect and itself, nothing else (no node: builtins either).",
       severity: "error",
       from: { path: "^packages/core/src" },
       to: {
@@ -15,7 +16,8 @@ module.exports = {
     },
     {
       name: "http-imports-no-adapter",
-      comment: "@org/http is the HttpApi shell: it may not import an adapter package (sql, redis, auth, telemetry) nor their drivers.",
+      comment:
+        "@org/http is the HttpApi shell: it may not import an adapter package (sql, redis, auth, telemetry) nor their drivers.",
       severity: "error",
       from: { path: "^packages/http/src" },
       to: {

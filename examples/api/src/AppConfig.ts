@@ -84,7 +84,12 @@ const port = Effect.flatMap(string("PORT", "3000"), (raw) => {
   const n = Number(raw)
   return /^\d+$/.test(raw) && n >= 0 && n <= 65_535
     ? Effect.succeed(n)
-    : Effect.fail(new InvalidConfig({ variable: "PORT", problem: `must be an integer from 0 to 65535 (got "${raw.slice(0, 40)}")` }))
+    : Effect.fail(
+        new InvalidConfig({
+          variable: "PORT",
+          problem: `must be an integer from 0 to 65535 (got "${raw.slice(0, 40)}")`
+        })
+      )
 })
 
 /**

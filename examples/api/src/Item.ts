@@ -50,7 +50,9 @@ export const Name = Entity.Text.check(Schema.isMinLength(1), Schema.isMaxLength(
 export const Price = Schema.Finite.check(
   Schema.isGreaterThanOrEqualTo(0),
   Schema.isLessThan(10_000_000_000),
-  Schema.makeFilter((n: number) => Number(n.toFixed(2)) === n, { expected: "a number with at most 2 decimals" })
+  Schema.makeFilter((n: number) => Number(n.toFixed(2)) === n, {
+    expected: "a number with at most 2 decimals"
+  })
 )
 
 /**
@@ -107,9 +109,13 @@ export const UpdateItem = Schema.Struct(clientPatch)
  * @since 0.1.0
  * @category services
  */
-export class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()("@org/example-api/Items") {
+export class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()(
+  "@org/example-api/Items"
+) {
   /** Items in Postgres (needs a `SqlClient`). */
-  static readonly layer = Layer.effect(Items, RepositorySql.make(Item)).pipe(Layer.provide(SecureRandom.layerWebCrypto))
+  static readonly layer = Layer.effect(Items, RepositorySql.make(Item)).pipe(
+    Layer.provide(SecureRandom.layerWebCrypto)
+  )
   /** Items in memory, for tests. */
   static readonly layerMemory = Layer.effect(Items, RepositoryMemory.make(Item)).pipe(
     Layer.provide(SecureRandom.layerWebCrypto)

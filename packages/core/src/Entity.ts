@@ -29,7 +29,10 @@ import * as SchemaTransformation from "effect/SchemaTransformation"
  * @category building blocks
  */
 export const Uuid = Schema.String.pipe(
-  Schema.decodeTo(Schema.String.check(Schema.isUUID(), Schema.isLowercased()), SchemaTransformation.toLowerCase())
+  Schema.decodeTo(
+    Schema.String.check(Schema.isUUID(), Schema.isLowercased()),
+    SchemaTransformation.toLowerCase()
+  )
 ).annotate({ format: "uuid" })
 
 /**

@@ -136,7 +136,11 @@ export const offset = (request: PageRequest<string>): number => (request.page - 
  * @since 0.1.0
  * @category constructors
  */
-export const makePage = <A>(items: ReadonlyArray<A>, request: PageRequest<string>, total: number): Page<A> => ({
+export const makePage = <A>(
+  items: ReadonlyArray<A>,
+  request: PageRequest<string>,
+  total: number
+): Page<A> => ({
   items,
   page: request.page,
   size: request.size,

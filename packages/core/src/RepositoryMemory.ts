@@ -57,7 +57,8 @@ export const make = <D extends Entity.Any>(
     const duplicateOf = (candidate: Readonly<Record<string, unknown>>, selfId: unknown) => {
       const taken = definition.unique.filter((field: string) => {
         for (const row of rows.values()) {
-          if (!row.deleted && row.entity["id"] !== selfId && row.entity[field] === candidate[field]) return true
+          if (!row.deleted && row.entity["id"] !== selfId && row.entity[field] === candidate[field])
+            return true
         }
         return false
       })

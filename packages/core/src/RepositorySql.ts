@@ -82,11 +82,14 @@ export const make = <D extends Entity.Any>(
       fieldEncoders[field] = Schema.encodeUnknownEffect(schema)
     }
 
-    const decodeRows = (rows: ReadonlyArray<{ readonly row: unknown }>) => Effect.forEach(rows, (r) => decodeRow(r.row))
+    const decodeRows = (rows: ReadonlyArray<{ readonly row: unknown }>) =>
+      Effect.forEach(rows, (r) => decodeRow(r.row))
 
     const conflictOnDuplicate = <X, E, R>(effect: Effect.Effect<X, E | SqlError.SqlError, R>) =>
       Effect.catchReason(effect, "SqlError", "UniqueViolation", (violation) => {
-        const named = definition.unique.filter((field: string) => violation.constraint.includes(columns[field]!))
+        const named = definition.unique.filter((field: string) =>
+          violation.constraint.includes(columns[field]!)
+        )
         return Effect.fail(
           new Repository.Conflict({
             entity: definition.name,
@@ -109,7 +112,9 @@ export const make = <D extends Entity.Any>(
         const encoded = yield* encode(candidate)
         const record: Record<string, unknown> = {}
         for (const field of Object.keys(columns)) record[columns[field]!] = encoded[field]
-        const rows = yield* sql<{ row: unknown }>`INSERT INTO ${table} ${sql.insert(record)} RETURNING ${rowObject} AS row`
+        const rows = yield* sql<{
+          row: unknown
+        }>`INSERT INTO ${table} ${sql.insert(record)} RETURNING ${rowObject} AS row`
         return (yield* decodeRows(rows))[0]!
       }).pipe(conflictOnDuplicate, Effect.catchTag(["SqlError", "SchemaError"], Effect.die))
 
@@ -121,17 +126,19 @@ export const make = <D extends Entity.Any>(
 
     // A write that matched no row: tell "absent" from "stale" with one more read.
     const missed = (id: string) =>
-      Effect.flatMap(currentVersion(id), (version): Effect.Effect<never, Repository.NotFound | Repository.Conflict> =>
-        version === undefined
-          ? Effect.fail(notFound(id))
-          : Effect.fail(
-              new Repository.Conflict({
-                entity: definition.name,
-                reason: "stale-version",
-                fields: [],
-                currentVersion: version
-              })
-            )
+      Effect.flatMap(
+        currentVersion(id),
+        (version): Effect.Effect<never, Repository.NotFound | Repository.Conflict> =>
+          version === undefined
+            ? Effect.fail(notFound(id))
+            : Effect.fail(
+                new Repository.Conflict({
+                  entity: definition.name,
+                  reason: "stale-version",
+                  fields: [],
+                  currentVersion: version
+                })
+              )
       )
 
     const versionGuard = (options: Repository.WriteOptions | undefined): Statement.Fragment =>
@@ -183,18 +190,20 @@ export const make = <D extends Entity.Any>(
         if (rows.length === 0) return yield* missed(id)
       }).pipe(Effect.catchTag("SqlError", Effect.die))
 
-    const count = sql<{ total: number }>`SELECT count(*)::int AS total FROM ${table} WHERE ${deletedAt} IS NULL`.pipe(
+    const count = sql<{
+      total: number
+    }>`SELECT count(*)::int AS total FROM ${table} WHERE ${deletedAt} IS NULL`.pipe(
       Effect.map((rows) => Number(rows[0]?.total ?? 0)),
       Effect.catchTag("SqlError", Effect.die)
     )
 
     const list = (request: Pagination.PageRequest<Entity.SortableOf<D>>) =>
       Effect.gen(function* () {
-        const order = request.sort
-          .filter((key) => key.field !== "id")
-          .map((key) => sql`${column(key.field)} ${sql.literal(key.direction === "asc" ? "ASC" : "DESC")}`)
-        const idDirection = request.sort.find((key) => key.field === "id")?.direction ?? "asc"
-        order.push(sql`${idColumn} ${sql.literal(idDirection === "asc" ? "ASC" : "DESC")}`)
+        const order = request.sort.map(
+          (key) => sql`${column(key.field)} ${sql.literal(key.direction === "asc" ? "ASC" : "DESC")}`
+        )
+        // Ties are broken by id, unless the sort already names it.
+        if (!request.sort.some((key) => key.field === "id")) order.push(sql`${idColumn} ASC`)
         const rows = yield* sql<{ row: unknown }>`SELECT ${rowObject} AS row FROM ${table}
           WHERE ${deletedAt} IS NULL
           ORDER BY ${sql.csv(order)}

@@ -39,8 +39,9 @@ export const toEffect: <A, E>(self: R.Result<A, E>) => Effect.Effect<A, E> = Eff
  * @since 0.1.0
  * @category conversions
  */
-export const fromEffect: <A, E, Req>(self: Effect.Effect<A, E, Req>) => Effect.Effect<R.Result<A, E>, never, Req> =
-  Effect.result
+export const fromEffect: <A, E, Req>(
+  self: Effect.Effect<A, E, Req>
+) => Effect.Effect<R.Result<A, E>, never, Req> = Effect.result
 
 /**
  * A `Success` for a present value, a `Failure` built by `onNullish` for `null`
@@ -119,7 +120,10 @@ export const validateStruct = <const Fields extends Record<string, R.Result<unkn
   fields: Fields
 ): R.Result<
   { readonly [K in keyof Fields]: R.Result.Success<Fields[K]> },
-  Arr.NonEmptyArray<{ readonly field: keyof Fields & string; readonly error: R.Result.Failure<Fields[keyof Fields]> }>
+  Arr.NonEmptyArray<{
+    readonly field: keyof Fields & string
+    readonly error: R.Result.Failure<Fields[keyof Fields]>
+  }>
 > => {
   const values: Record<string, unknown> = {}
   const failures: Array<{ field: string; error: unknown }> = []

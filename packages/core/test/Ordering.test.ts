@@ -4,7 +4,8 @@ import { DateTime } from "effect"
 import * as fc from "fast-check"
 
 // Postgres' "C" collation compares the UTF-8 bytes: that is the reference.
-const utf8Order = (a: string, b: string) => Math.sign(Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8")))
+const utf8Order = (a: string, b: string) =>
+  Math.sign(Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8")))
 
 describe("Ordering", () => {
   it("compareStrings agrees with UTF-8 byte order for any well-formed strings", () => {

@@ -6,7 +6,10 @@ import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as TestClock from "effect/testing/TestClock"
 
 const fresh = RepositoryMemory.make(Widget.Widget)
-const Random = Layer.succeed(SecureRandom.SecureRandom, SecureRandom.make((n) => crypto.getRandomValues(new Uint8Array(n))))
+const Random = Layer.succeed(
+  SecureRandom.SecureRandom,
+  SecureRandom.make((n) => crypto.getRandomValues(new Uint8Array(n)))
+)
 
 const widget = {
   name: "saw",
@@ -85,7 +88,9 @@ describe("RepositoryMemory", () => {
       }
       const sort = [{ field: "quantity", direction: "desc" }] as const
       const all = yield* repo.list(Pagination.request({ size: 100, sort }))
-      const pages = yield* Effect.forEach([1, 2, 3], (page) => repo.list(Pagination.request({ page, size: 10, sort })))
+      const pages = yield* Effect.forEach([1, 2, 3], (page) =>
+        repo.list(Pagination.request({ page, size: 10, sort }))
+      )
       assert.deepStrictEqual(
         pages.flatMap((p) => p.items),
         all.items

@@ -21,10 +21,22 @@ describe("Result", () => {
   )
 
   it("fromNullable fails only on null and undefined", () => {
-    assert.deepStrictEqual(Result.fromNullable(0, () => "none"), Result.succeed(0))
-    assert.deepStrictEqual(Result.fromNullable("", () => "none"), Result.succeed(""))
-    assert.deepStrictEqual(Result.fromNullable(null, () => "none"), Result.fail("none"))
-    assert.deepStrictEqual(Result.fromNullable(undefined, () => "none"), Result.fail("none"))
+    assert.deepStrictEqual(
+      Result.fromNullable(0, () => "none"),
+      Result.succeed(0)
+    )
+    assert.deepStrictEqual(
+      Result.fromNullable("", () => "none"),
+      Result.succeed("")
+    )
+    assert.deepStrictEqual(
+      Result.fromNullable(null, () => "none"),
+      Result.fail("none")
+    )
+    assert.deepStrictEqual(
+      Result.fromNullable(undefined, () => "none"),
+      Result.fail("none")
+    )
   })
 
   it("fromOptionOr and toOption round-trip", () => {

@@ -29,7 +29,9 @@ type SortField = Entity.SortableOf<typeof Widget>
  * @since 0.1.0
  * @category models
  */
-export type Target = { readonly _tag: "Created"; readonly n: number } | { readonly _tag: "Unknown"; readonly id: string }
+export type Target =
+  | { readonly _tag: "Created"; readonly n: number }
+  | { readonly _tag: "Unknown"; readonly id: string }
 
 /**
  * The version a write is made against.
@@ -62,7 +64,22 @@ export type Command =
 // A small alphabet makes ties and duplicates common; it includes characters
 // whose UTF-16 and code point orders differ (U+E000 and U+FFFD vs astral),
 // case pairs, SQL-ish punctuation and a non-BMP emoji.
-const char = fc.constantFrom("a", "b", "B", "é", "ß", "\u{1F600}", "\uFFFD", "\uE000", " ", "%", "_", "'", ";", "\\")
+const char = fc.constantFrom(
+  "a",
+  "b",
+  "B",
+  "é",
+  "ß",
+  "\u{1F600}",
+  "\uFFFD",
+  "\uE000",
+  " ",
+  "%",
+  "_",
+  "'",
+  ";",
+  "\\"
+)
 const text = (maxLength: number) => fc.string({ unit: char, minLength: 1, maxLength })
 
 /**
@@ -129,7 +146,10 @@ export const command: fc.Arbitrary<Command> = fc.oneof(
       .map((c) => ({ _tag: "List" as const, ...c }))
   },
   { weight: 1, arbitrary: fc.constant({ _tag: "Count" as const }) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 5_000 }).map((millis) => ({ _tag: "Tick" as const, millis })) }
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 5_000 }).map((millis) => ({ _tag: "Tick" as const, millis }))
+  }
 )
 
 /**
@@ -159,7 +179,12 @@ type Observed = Readonly<Record<string, unknown>>
 type Outcome =
   | { readonly ok: unknown }
   | { readonly error: "NotFound" }
-  | { readonly error: "Conflict"; readonly reason: string; readonly fields: ReadonlyArray<string>; readonly currentVersion?: number }
+  | {
+      readonly error: "Conflict"
+      readonly reason: string
+      readonly fields: ReadonlyArray<string>
+      readonly currentVersion?: number
+    }
 
 const fieldNames = Object.keys(Widget.fields)
 
@@ -261,7 +286,10 @@ class Model {
 
 type WidgetRepository = Repository.ForEntity<typeof Widget>
 
-const outcomeOf = <A>(exit: Exit.Exit<A, Repository.NotFound | Repository.Conflict>, observe: (a: A) => unknown) => {
+const outcomeOf = <A>(
+  exit: Exit.Exit<A, Repository.NotFound | Repository.Conflict>,
+  observe: (a: A) => unknown
+) => {
   if (Exit.isSuccess(exit)) return { ok: observe(exit.value) }
   const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
   if (error === undefined || error._tag !== "Fail") return { defect: String(exit.cause) }
@@ -289,7 +317,9 @@ export const runScenario = (repository: WidgetRepository, commands: ReadonlyArra
     const ids: Array<string> = []
     const numberOf = new Map<string, number>()
     const observe = (entity: Entity.Type<typeof Widget>): Observed => {
-      const observed: Record<string, unknown> = { id: numberOf.get(entity.id) ?? `unexpected id ${entity.id}` }
+      const observed: Record<string, unknown> = {
+        id: numberOf.get(entity.id) ?? `unexpected id ${entity.id}`
+      }
       for (const field of fieldNames) observed[field] = entity[field as keyof typeof entity]
       observed["createdAt"] = DateTime.toEpochMillis(entity.createdAt)
       observed["updatedAt"] = DateTime.toEpochMillis(entity.updatedAt)
@@ -297,7 +327,8 @@ export const runScenario = (repository: WidgetRepository, commands: ReadonlyArra
       return observed
     }
     const resolve = (t: Target): { id: string; n: number | undefined } => {
-      if (t._tag === "Unknown" || ids.length === 0) return { id: t._tag === "Unknown" ? t.id : "00000000-0000-4000-8000-000000000000", n: undefined }
+      if (t._tag === "Unknown" || ids.length === 0)
+        return { id: t._tag === "Unknown" ? t.id : "00000000-0000-4000-8000-000000000000", n: undefined }
       const n = t.n % ids.length
       return { id: ids[n]!, n }
     }
@@ -341,7 +372,10 @@ export const runScenario = (repository: WidgetRepository, commands: ReadonlyArra
           const { id, n } = resolve(c.target)
           const version = expectedVersion(n, c.expect)
           expected = model.delete(n, version)
-          actual = outcomeOf(yield* Effect.exit(repository.delete(id as never, { expectedVersion: version })), () => undefined)
+          actual = outcomeOf(
+            yield* Effect.exit(repository.delete(id as never, { expectedVersion: version })),
+            () => undefined
+          )
           break
         }
         case "List": {

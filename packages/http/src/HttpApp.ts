@@ -1,0 +1,308 @@
+/**
+ * Turns an `HttpApi` and its handler layers into the served app, with every
+ * cross-cutting concern of this package applied in one fixed order, outermost
+ * first:
+ *
+ * 1. `RequestId`: assigns the id and annotates logs, so everything below,
+ *    including the access log line, carries it; sets `X-Request-ID`.
+ * 2. the access log (`HttpMiddleware.logger`), one line per response.
+ * 3. `SecurityHeaders`: on every response, whatever produced it.
+ * 4. `Problem.middleware`: every failure and every error response becomes
+ *    `application/problem+json` (router 404/405, 413, defects as a logged 500).
+ * 5. `BodyLimit`: refuses oversized bodies before anything reads them.
+ * 6. your `middlewares`, first one outermost (the seam for auth, rate limits).
+ * 7. the routes: the API (with `/openapi.json`) and any extra `routes`.
+ *
+ * Use `toWebHandler` for in-memory tests and serverless, `serve` with a
+ * server layer (e.g. `NodeHttpServer.layer`) to listen.
+ *
+ * @since 0.1.0
+ */
+import * as SecureRandom from "effect/crypto/SecureRandom"
+import * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
+import type * as Etag from "effect/http/Etag"
+import * as HttpMiddleware from "effect/http/HttpMiddleware"
+import type * as HttpPlatform from "effect/http/HttpPlatform"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServer from "effect/http/HttpServer"
+import type * as HttpServerRequest from "effect/http/HttpServerRequest"
+import type * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as HttpApi from "effect/http-api/HttpApi"
+import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
+import type * as HttpApiGroup from "effect/http-api/HttpApiGroup"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Path from "effect/Path"
+import type * as Scope from "effect/Scope"
+import type * as Types from "effect/Types"
+import * as BodyLimit from "./BodyLimit.ts"
+import * as Health from "./Health.ts"
+import * as RouteTable from "./internal/routeTable.ts"
+import * as Problem from "./Problem.ts"
+import * as RequestId from "./RequestId.ts"
+import * as SecurityHeaders from "./SecurityHeaders.ts"
+
+/**
+ * The app as a router-level middleware sees it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type App = Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  unknown,
+  HttpServerRequest.HttpServerRequest | Scope.Scope
+>
+
+/**
+ * A router-level middleware for the `middlewares` seam. It runs inside the
+ * problem renderer: a failure it raises (for example a `Problem.ProblemError`)
+ * is rendered as a problem, and its responses get the security headers and
+ * the request id. Resolve the services it needs when you build the layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Middleware = (app: App) => App
+
+/**
+ * A layer of extra routes for `Options.routes`. It may leave errors unhandled
+ * (`HttpRouter.Request<"Error", E>`): the pipeline renders them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Route = Layer.Layer<never, never, HttpRouter.HttpRouter | HttpRouter.Request<"Error", unknown>>
+
+/**
+ * The platform services HttpApi needs to serve (provided by
+ * `HttpServer.layerServices` in tests, by the server layer in production).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PlatformServices = Etag.Generator | FileSystem.FileSystem | HttpPlatform.HttpPlatform | Path.Path
+
+/**
+ * Prepares an API definition for this package: adds `Problem.Middleware` to
+ * every endpoint (so OpenAPI documents the common problems and decoding
+ * failures list their fields), reports every failing value instead of the
+ * first, and rejects unknown fields in request bodies
+ * (`onExcessProperty: "error"` for payloads only: headers always carry extra
+ * names, and query strings are the endpoints' business).
+ *
+ * Call it last, after every group is added: `HttpApi.middleware` only
+ * reaches the groups present at the time.
+ *
+ * @example
+ * ```ts
+ * import { HttpApi } from "effect/http-api"
+ * import { Health, HttpApp } from "@org/http"
+ *
+ * class Api extends HttpApp.api(HttpApi.make("example").add(Health.Group)) {}
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const api = <Id extends string, Groups extends HttpApiGroup.Constraint>(
+  self: HttpApi.HttpApi<Id, Groups>
+): HttpApi.HttpApi<Id, HttpApiGroup.AddMiddleware<Groups, Problem.Middleware>> =>
+  self
+    .middleware(Problem.Middleware)
+    .annotate(HttpApi.PayloadParseOptions, { errors: "all", onExcessProperty: "error" })
+    .annotate(HttpApi.ParamsParseOptions, { errors: "all" })
+    .annotate(HttpApi.QueryParseOptions, { errors: "all" })
+    .annotate(HttpApi.HeadersParseOptions, { errors: "all" })
+
+/**
+ * Options of `layer`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<Id extends string, Groups extends HttpApiGroup.Constraint, ROut, E, R> {
+  /** The API, prepared with `api`. */
+  readonly api: HttpApi.HttpApi<Id, Groups>
+  /** The handler layers of every group (`Problem.Middleware` is provided to them). */
+  readonly handlers: Layer.Layer<ROut, E, R>
+  /** Where the OpenAPI document is served; `/openapi.json` by default, `false` for none. */
+  readonly openapiPath?: `/${string}` | false | undefined
+  /**
+   * More routes outside the API (a docs page, metrics); they get the whole
+   * pipeline too, so their failures are rendered as problems.
+   */
+  readonly routes?: ReadonlyArray<Route> | undefined
+  /** Router-level middlewares, first outermost, run inside the problem renderer. */
+  readonly middlewares?: ReadonlyArray<Middleware> | undefined
+  /** Security header options (for example a relaxed CSP under `/docs`). */
+  readonly securityHeaders?: SecurityHeaders.Options | undefined
+  /** The body limit in bytes; `BodyLimit.MaxBytes` (1 MiB unless set) when omitted. */
+  readonly bodyLimit?: number | undefined
+  /** Whether to write one access log line per response; `true` by default. */
+  readonly accessLog?: boolean | undefined
+}
+
+const missingProblemMiddleware = <Id extends string, Groups extends HttpApiGroup.Constraint>(
+  api: HttpApi.HttpApi<Id, Groups>
+): ReadonlyArray<string> => {
+  const missing: Array<string> = []
+  HttpApi.reflect(api, {
+    onGroup: () => {},
+    onEndpoint: ({ group, endpoint, middleware }) => {
+      if (!Array.from(middleware).some((m) => m.key === Problem.Middleware.key))
+        missing.push(`${group.identifier}.${endpoint.identifier}`)
+    }
+  })
+  return missing
+}
+
+/**
+ * The app as a layer of routes plus the global middleware pipeline. It needs
+ * an `HttpRouter` and the platform services: `serve` or `toWebHandler`
+ * provide them. Groups without a handler layer show up as unmet requirements.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { HttpApi } from "effect/http-api"
+ * import { Health, HttpApp } from "@org/http"
+ *
+ * class Api extends HttpApp.api(HttpApi.make("example").add(Health.Group)) {}
+ *
+ * const App = HttpApp.layer({
+ *   api: Api,
+ *   handlers: Health.layer(Api).pipe(Layer.provide(Health.Checks.layer))
+ * })
+ * const { handler, dispose } = HttpApp.toWebHandler(App)
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint, ROut, E, R>(
+  options: Options<Id, Groups, ROut, E, R>
+): Layer.Layer<
+  never,
+  E,
+  | HttpRouter.HttpRouter
+  | PlatformServices
+  | Exclude<R, Problem.Middleware>
+  | Exclude<HttpApiGroup.ToService<Id, Groups>, ROut>
+> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const missing = missingProblemMiddleware(options.api)
+      if (missing.length > 0) {
+        return yield* Effect.die(
+          new Error(
+            `HttpApp.layer: endpoints without Problem.Middleware: ${missing.join(", ")}. ` +
+              "Wrap the API in HttpApp.api(...) after adding every group."
+          )
+        )
+      }
+      const table = RouteTable.make()
+      const recordRoutes = Layer.effect(
+        HttpRouter.HttpRouter,
+        Effect.map(HttpRouter.HttpRouter, (router) => RouteTable.recording(router, table))
+      )
+      const openapiPath = options.openapiPath === undefined ? "/openapi.json" : options.openapiPath
+      const apiRoutes = HttpApiBuilder.layer(
+        options.api,
+        openapiPath === false ? undefined : { openapiPath }
+      ).pipe(Layer.provide(Layer.provide(options.handlers, Problem.layer)))
+      const routes = Layer.mergeAll(apiRoutes, ...(options.routes ?? [])).pipe(Layer.provide(recordRoutes))
+      // Declared as handling every error, which discharges the error markers of `routes`.
+      const pipeline = HttpRouter.middleware<{ handles: unknown }>()(
+        Effect.gen(function* () {
+          const maxBytes = options.bodyLimit ?? (yield* BodyLimit.MaxBytes)
+          const random = Option.getOrElse(yield* Effect.serviceOption(SecureRandom.SecureRandom), () =>
+            SecureRandom.make(SecureRandom.randomBytesUnsafe)
+          )
+          const fresh = Effect.provideService(RequestId.generate, SecureRandom.SecureRandom, random)
+          const extra = options.middlewares ?? []
+          const problems = Problem.middleware({
+            allowedMethods: table.allowedMethods,
+            passthroughContentTypes: [Health.contentType]
+          })
+          return (
+            app: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>
+          ): Effect.Effect<
+            HttpServerResponse.HttpServerResponse,
+            Types.unhandled,
+            HttpServerRequest.HttpServerRequest | Scope.Scope
+          > => {
+            const inner = extra.reduceRight<App>((acc, middleware) => middleware(acc), app)
+            const rendered = problems(BodyLimit.middleware(maxBytes)(inner))
+            const secured = SecurityHeaders.middleware(options.securityHeaders)(rendered)
+            const logged = options.accessLog === false ? secured : HttpMiddleware.logger(secured)
+            return RequestId.middleware(fresh)(logged)
+          }
+        }),
+        { global: true }
+      )
+      return Layer.provide(routes, pipeline)
+    })
+  )
+
+/**
+ * An in-memory `Request` -> `Response` handler of the app, for tests and
+ * serverless hosts. Effect's own access log is disabled (the pipeline writes
+ * its own, annotated with the request id). Call `dispose` when done.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { HttpApi } from "effect/http-api"
+ * import { Health, HttpApp } from "@org/http"
+ *
+ * class Api extends HttpApp.api(HttpApi.make("example").add(Health.Group)) {}
+ * const App = HttpApp.layer({ api: Api, handlers: Health.layer(Api).pipe(Layer.provide(Health.Checks.layer)) })
+ *
+ * const { handler, dispose } = HttpApp.toWebHandler(App)
+ * const response = await handler(new Request("http://localhost/health/live"))
+ * await dispose()
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const toWebHandler = <E>(
+  app: Layer.Layer<never, E, HttpRouter.HttpRouter | PlatformServices>,
+  options?: { readonly memoMap?: Layer.MemoMap | undefined }
+): {
+  readonly handler: (request: Request) => Promise<Response>
+  readonly dispose: () => Promise<void>
+} => {
+  const { handler, dispose } = HttpRouter.toWebHandler(app.pipe(Layer.provide(HttpServer.layerServices)), {
+    disableLogger: true,
+    memoMap: options?.memoMap
+  })
+  return { handler: (request) => handler(request), dispose }
+}
+
+/**
+ * Serves the app on the `HttpServer` the caller provides (for example
+ * `NodeHttpServer.layer(createServer, { port })` from
+ * `@effect/platform-node/NodeHttpServer`, which also provides the platform
+ * services). Effect's own access log is disabled in favour of the pipeline's.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { HttpApi } from "effect/http-api"
+ * import { Health, HttpApp } from "@org/http"
+ *
+ * class Api extends HttpApp.api(HttpApi.make("example").add(Health.Group)) {}
+ * const App = HttpApp.layer({ api: Api, handlers: Health.layer(Api).pipe(Layer.provide(Health.Checks.layer)) })
+ *
+ * // Layer.launch(HttpApp.serve(App).pipe(Layer.provide(NodeHttpServer.layer(createServer, { port: 3000 }))))
+ * export const Server = HttpApp.serve(App)
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const serve = <E, R>(app: Layer.Layer<never, E, R>) =>
+  HttpRouter.serve(app, { disableLogger: true, disableListenLog: true })

@@ -1,0 +1,10 @@
+/**
+ * @since 0.1.0
+ */
+export * as BodyLimit from "./BodyLimit.ts"
+export * as CrudGroup from "./CrudGroup.ts"
+export * as Health from "./Health.ts"
+export * as HttpApp from "./HttpApp.ts"
+export * as Problem from "./Problem.ts"
+export * as RequestId from "./RequestId.ts"
+export * as SecurityHeaders from "./SecurityHeaders.ts"

@@ -1,0 +1,187 @@
+/**
+ * The application's Postgres, chosen by configuration: a real server when
+ * `DATABASE_URL` is set, otherwise embedded PGlite persisted under
+ * `${DATA_DIR}/pg`. Both give the same `PgClient`, so repository code does not
+ * know which one it runs on.
+ *
+ * @since 0.1.0
+ */
+import { join } from "node:path"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Config, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import type { SqlError } from "effect/sql"
+import { SqlClient } from "effect/sql"
+import * as PgEmbedded from "./PgEmbedded.ts"
+
+/**
+ * A database setting is missing or malformed; `variable` names it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DatabaseConfigError extends Schema.TaggedError<DatabaseConfigError>(
+  "@org/sql/DatabaseConfigError"
+)("DatabaseConfigError", { variable: Schema.String, message: Schema.String }) {}
+
+/**
+ * The database did not answer a readiness query in time, or answered with an error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DatabaseUnavailable extends Schema.TaggedError<DatabaseUnavailable>(
+  "@org/sql/DatabaseUnavailable"
+)("DatabaseUnavailable", { message: Schema.String, cause: Schema.Defect() }) {}
+
+/**
+ * Which database the configuration selects.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Backend =
+  | { readonly _tag: "Postgres"; readonly url: Redacted.Redacted<string> }
+  | { readonly _tag: "Embedded"; readonly dataDir: string }
+
+/**
+ * Checks that a secret connection string is a `postgres://` or
+ * `postgresql://` URL; the error names `variable` and never the value.
+ *
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { PgDatabase } from "@org/sql"
+ *
+ * const url = PgDatabase.validateUrl("DATABASE_URL", Redacted.make("postgresql://localhost/app"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validateUrl = (
+  variable: string,
+  url: Redacted.Redacted<string>
+): Effect.Effect<Redacted.Redacted<string>, DatabaseConfigError> => {
+  const parsed = URL.parse(Redacted.value(url))
+  if (parsed === null) {
+    return Effect.fail(
+      new DatabaseConfigError({
+        variable,
+        message: `${variable} is not a URL (expected postgres://user:password@host:port/database)`
+      })
+    )
+  }
+  // Echo no part of the value: one missing its scheme can start with a secret.
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    return Effect.fail(
+      new DatabaseConfigError({
+        variable,
+        message: `${variable} must be a postgres:// or postgresql:// URL`
+      })
+    )
+  }
+  return Effect.succeed(url)
+}
+
+const configError = (variable: string) => (error: Config.ConfigError) =>
+  new DatabaseConfigError({ variable, message: `${variable}: ${error.message}` })
+
+/**
+ * Reads `DATABASE_URL` (secret; validated when set) and `DATA_DIR` (default
+ * `.data`) and tells which backend they select. Empty variables count as unset.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { PgDatabase } from "@org/sql"
+ *
+ * const program = Effect.map(PgDatabase.backend, (backend) => backend._tag)
+ * ```
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const backend: Effect.Effect<Backend, DatabaseConfigError> = Effect.gen(function* () {
+  const url = yield* Config.option(Config.Redacted("DATABASE_URL")).pipe(
+    Effect.mapError(configError("DATABASE_URL"))
+  )
+  if (Option.isSome(url)) {
+    return { _tag: "Postgres", url: yield* validateUrl("DATABASE_URL", url.value) } as const
+  }
+  const dataDir = yield* Config.String("DATA_DIR").pipe(
+    Config.withDefault(".data"),
+    Effect.mapError(configError("DATA_DIR"))
+  )
+  return { _tag: "Embedded", dataDir: join(dataDir, "pg") } as const
+})
+
+/**
+ * Provides `PgClient` and `SqlClient` from configuration: Postgres at
+ * `DATABASE_URL` when it is set, else embedded PGlite in `${DATA_DIR}/pg`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { SqlClient } from "effect/sql"
+ * import { PgDatabase } from "@org/sql"
+ *
+ * const program = Effect.gen(function*() {
+ *   const sql = yield* SqlClient.SqlClient
+ *   return yield* sql`SELECT 1`
+ * }).pipe(Effect.provide(PgDatabase.layerConfig))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<
+  PgClient.PgClient | SqlClient.SqlClient,
+  DatabaseConfigError | SqlError.SqlError
+> = Layer.unwrap(
+  Effect.gen(function* () {
+    const selected = yield* backend
+    if (selected._tag === "Postgres") {
+      yield* Effect.logInfo("PgDatabase: Postgres from DATABASE_URL")
+      return PgClient.layer({ url: selected.url })
+    }
+    yield* Effect.logInfo(`PgDatabase: embedded PGlite in ${selected.dataDir}`)
+    return PgEmbedded.layer({ dataDir: selected.dataDir })
+  })
+)
+
+/**
+ * Runs `SELECT 1` within `timeout` (default 5 seconds). `@effect/sql-pg`
+ * connects lazily, so this is the first moment a bad host or password shows.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { PgDatabase } from "@org/sql"
+ *
+ * const health = PgDatabase.ready("2 seconds").pipe(
+ *   Effect.as("ok" as const),
+ *   Effect.catchTag("DatabaseUnavailable", () => Effect.succeed("unavailable" as const))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category readiness
+ */
+export const ready = Effect.fn("PgDatabase.ready")(function* (
+  timeout: Duration.Input = Duration.seconds(5)
+): Effect.fn.Return<void, DatabaseUnavailable, SqlClient.SqlClient> {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`SELECT 1`.pipe(
+    Effect.timeout(timeout),
+    Effect.mapError(
+      (error) =>
+        new DatabaseUnavailable({
+          message:
+            error._tag === "TimeoutError"
+              ? `Database did not answer SELECT 1 within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+              : `Database readiness query failed: ${error.message}`,
+          cause: error
+        })
+    )
+  )
+})

@@ -1,0 +1,139 @@
+/**
+ * Embedded Postgres: PGlite (Postgres compiled to WASM, in this process)
+ * served on loopback by `@electric-sql/pglite-socket`, so the ordinary
+ * `@effect/sql-pg` `PgClient` talks to it over TCP exactly as it talks to a
+ * real server.
+ *
+ * PGlite has a single backend session. pglite-socket 0.2.17 accepts one
+ * connection by default and, when allowed more, interleaves the protocol
+ * messages of different connections on that one session, which breaks
+ * concurrent transactions. So the server accepts one connection and the
+ * client pool holds one connection: statements from concurrent fibers queue
+ * for it, and a transaction holds it until it ends.
+ *
+ * @since 0.1.0
+ */
+import { mkdir } from "node:fs/promises"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { PGlite } from "@electric-sql/pglite"
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
+import type { Layer, Scope } from "effect"
+import { Effect } from "effect"
+import type { Reactivity } from "effect/reactivity"
+import type { SqlClient } from "effect/sql"
+import { SqlError } from "effect/sql"
+
+/**
+ * Where the embedded database keeps its data and where it listens.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Data directory, created if missing; `undefined` keeps the database in memory. */
+  readonly dataDir?: string | undefined
+  /** Interface to listen on; defaults to `127.0.0.1`. */
+  readonly host?: string
+  /** Port to listen on; defaults to `0`, an ephemeral port chosen by the OS. */
+  readonly port?: number
+}
+
+/**
+ * How many connections the socket server accepts and the client pool opens.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxConnections = 1
+
+const failure = (operation: string, message: string) => (cause: unknown) =>
+  new SqlError.SqlError({ reason: new SqlError.ConnectionError({ cause, message, operation }) })
+
+const openDatabase = (dataDir: string | undefined) =>
+  Effect.acquireRelease(
+    Effect.gen(function* () {
+      const fail = failure("PgEmbedded.open", `PgEmbedded: could not open PGlite in ${dataDir ?? "memory"}`)
+      if (dataDir === undefined) return yield* Effect.tryPromise({ try: () => PGlite.create(), catch: fail })
+      yield* Effect.tryPromise({ try: () => mkdir(dataDir, { recursive: true }), catch: fail })
+      return yield* Effect.tryPromise({ try: () => PGlite.create(dataDir), catch: fail })
+    }),
+    // Closing PGlite checkpoints it, which is what puts the data on disk.
+    (db) =>
+      Effect.tryPromise(() => db.close()).pipe(
+        Effect.ignore({ log: "Warn", message: "PgEmbedded: closing PGlite failed" })
+      )
+  )
+
+const serve = (db: PGlite, host: string, port: number) =>
+  Effect.acquireRelease(
+    Effect.suspend(() => {
+      const server = new PGLiteSocketServer({ db, host, port, maxConnections })
+      return Effect.as(
+        Effect.tryPromise({
+          try: () => server.start(),
+          catch: failure("PgEmbedded.listen", `PgEmbedded: could not listen on ${host}:${port}`)
+        }),
+        server
+      )
+    }),
+    (server) =>
+      Effect.tryPromise(() => server.stop()).pipe(
+        Effect.ignore({ log: "Warn", message: "PgEmbedded: stopping the socket server failed" })
+      )
+  )
+
+// `getServerConn` is the only public way to learn the port the OS picked.
+const listeningPort = (server: PGLiteSocketServer): number => {
+  const address = server.getServerConn()
+  return Number(address.slice(address.lastIndexOf(":") + 1))
+}
+
+/**
+ * Starts PGlite and its socket server and returns a `PgClient` connected to
+ * it. Closing the scope closes the client pool, then the server, then PGlite.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { PgEmbedded } from "@org/sql"
+ *
+ * const program = Effect.scoped(
+ *   Effect.flatMap(PgEmbedded.make({ dataDir: ".data/pg" }), (sql) => sql`SELECT 1`)
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = Effect.fnUntraced(function* (
+  options: Options = {}
+): Effect.fn.Return<PgClient.PgClient, SqlError.SqlError, Scope.Scope | Reactivity.Reactivity> {
+  const host = options.host ?? "127.0.0.1"
+  const db = yield* openDatabase(options.dataDir)
+  const server = yield* serve(db, host, options.port ?? 0)
+  const port = listeningPort(server)
+  yield* Effect.logDebug(`PgEmbedded: PGlite listening on ${host}:${port}`)
+  // PGlite ignores the user and database of the startup message: there is
+  // one database, `postgres`, and one user, `postgres`, with no password.
+  return yield* PgClient.make({ host, port, username: "postgres", database: "postgres", maxConnections })
+})
+
+/**
+ * Provides `PgClient` and `SqlClient` backed by an embedded PGlite, in memory
+ * or persisted in `dataDir`.
+ *
+ * @example
+ * ```ts
+ * import { PgEmbedded } from "@org/sql"
+ *
+ * const Persisted = PgEmbedded.layer({ dataDir: ".data/pg" })
+ * const InMemory = PgEmbedded.layer()
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError.SqlError> =>
+  PgClient.layerFrom(make(options))

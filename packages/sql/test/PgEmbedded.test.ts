@@ -1,0 +1,102 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { PgClient } from "@effect/sql-pg"
+import { assert, it, layer } from "@effect/vitest"
+import { PgDatabase, PgEmbedded } from "@org/sql"
+import { Effect, Exit } from "effect"
+import { SqlClient } from "effect/sql"
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => mkdtemp(join(tmpdir(), "org-sql-"))),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+)
+
+layer(PgEmbedded.layer())("PgEmbedded in memory", (it) => {
+  it.effect("answers queries as PGlite", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const [row] = yield* sql<{
+        answer: number
+        version: string
+      }>`SELECT 41 + 1 AS answer, version() AS version`
+      assert.strictEqual(row?.answer, 42)
+      assert.include(row?.version, "PGlite")
+    })
+  )
+
+  it.effect("listens on an ephemeral loopback port", () =>
+    Effect.gen(function* () {
+      const client = yield* PgClient.PgClient
+      assert.strictEqual(client.config.host, "127.0.0.1")
+      assert.isAbove(client.config.port ?? 0, 0)
+      assert.notStrictEqual(client.config.port, 5432)
+    })
+  )
+
+  // Regression test for the single-connection setup: with a larger pool (or a
+  // server accepting several connections) these transactions fail.
+  it.effect("runs concurrent transactions on its single connection", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE tx_probe (n int NOT NULL)`
+      const counts = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, n) => n),
+        (n) =>
+          sql.withTransaction(
+            Effect.gen(function* () {
+              yield* sql`INSERT INTO tx_probe VALUES (${n})`
+              yield* Effect.yieldNow
+              const [row] = yield* sql<{
+                count: bigint
+              }>`SELECT count(*) AS count FROM tx_probe WHERE n = ${n}`
+              return row?.count
+            })
+          ),
+        { concurrency: "unbounded" }
+      )
+      assert.deepStrictEqual(
+        counts,
+        Array.from({ length: 20 }, () => 1n)
+      )
+    })
+  )
+
+  it.effect("refuses a second connection", () =>
+    Effect.gen(function* () {
+      const sql = yield* PgClient.PgClient
+      yield* sql`SELECT 1` // makes sure the pool holds the one connection
+      const second = yield* PgDatabase.ready("5 seconds").pipe(
+        Effect.provide(PgClient.layer({ host: "127.0.0.1", port: sql.config.port, username: "postgres" })),
+        Effect.exit
+      )
+      assert.isTrue(Exit.isFailure(second))
+    })
+  )
+})
+
+it.effect("PgEmbedded persists data in dataDir across two lifetimes", () =>
+  Effect.gen(function* () {
+    const dataDir = join(yield* tempDir, "nested", "pg")
+    const port = yield* Effect.gen(function* () {
+      const sql = yield* PgClient.PgClient
+      yield* sql`CREATE TABLE notes (body text NOT NULL)`
+      yield* sql`INSERT INTO notes ${sql.insert({ body: "kept" })}`
+      return sql.config.port
+    }).pipe(Effect.provide(PgEmbedded.layer({ dataDir })))
+
+    assert.include(yield* Effect.promise(() => readdir(dataDir)), "PG_VERSION")
+    // The first lifetime stopped its server: nothing answers on its port.
+    const stopped = yield* PgDatabase.ready("5 seconds").pipe(
+      Effect.provide(PgClient.layer({ host: "127.0.0.1", port, username: "postgres" })),
+      Effect.exit
+    )
+    assert.isTrue(Exit.isFailure(stopped))
+
+    const rows = yield* Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      return yield* sql<{ body: string }>`SELECT body FROM notes`
+    }).pipe(Effect.provide(PgEmbedded.layer({ dataDir })))
+    assert.deepStrictEqual(rows, [{ body: "kept" }])
+  })
+)
