@@ -1,10 +1,22 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Entity } from "@org/core"
-import { Widget } from "@org/testing"
 import { DateTime, Schema } from "effect"
 import * as fc from "fast-check"
 
-const W = Widget.Widget
+// A local entity, so core's tests need no other workspace package.
+const W = Entity.make("Widget", {
+  table: "widgets",
+  id: Entity.Uuid.pipe(Schema.brand("WidgetId")),
+  fields: {
+    name: Entity.Text,
+    sku: Entity.Text,
+    price: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
+    quantity: Schema.Int,
+    active: Schema.Boolean,
+    note: Schema.NullOr(Entity.Text)
+  },
+  unique: ["sku"]
+})
 
 describe("Entity", () => {
   it("Uuid accepts either case and always decodes to lowercase", () => {
