@@ -1,0 +1,82 @@
+/**
+ * End to end: the example app on a real listening socket on 127.0.0.1, and
+ * the real entry point as a process (configuration errors).
+ */
+import { spawnSync } from "node:child_process"
+import { createServer } from "node:http"
+import { fileURLToPath } from "node:url"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import { HttpApp } from "@org/http"
+import { Context, Effect, Layer } from "effect"
+import { HttpServer } from "effect/http"
+import { AppLayer } from "./client.ts"
+
+const Listening = HttpApp.serve(AppLayer()).pipe(
+  Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
+)
+
+describe("example API over HTTP on loopback", () => {
+  it.live(
+    "creates, reads and lists items through a real socket",
+    () =>
+      Effect.gen(function* () {
+        const context = yield* Layer.build(Listening)
+        const base = HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
+        assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/)
+        const call = (path: string, init?: RequestInit) =>
+          Effect.promise(async () => {
+            const response = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(10_000) })
+            // biome-ignore lint/suspicious/noExplicitAny: the test asserts on the JSON field by field.
+            const body: any = await response.json()
+            return { status: response.status, headers: response.headers, body }
+          })
+        const created = yield* call("/api/v1/items", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-request-id": "e2e-1" },
+          body: JSON.stringify({ name: "Socket wrench", price: 7.25, quantity: 10 })
+        })
+        assert.strictEqual(created.status, 201)
+        assert.strictEqual(created.headers.get("x-request-id"), "e2e-1")
+        const fetched = yield* call(`/api/v1/items/${created.body.id}`)
+        assert.deepStrictEqual(fetched.body, created.body)
+        const listed = yield* call("/api/v1/items?sort=name")
+        assert.strictEqual(listed.body.total, 1)
+        const missing = yield* call("/api/v1/items/00000000-0000-4000-8000-000000000000")
+        assert.strictEqual(missing.status, 404)
+        assert.strictEqual(missing.headers.get("content-type"), "application/problem+json")
+        assert.strictEqual(missing.body.instance, "/api/v1/items/00000000-0000-4000-8000-000000000000")
+      }).pipe(Effect.scoped),
+    60_000
+  )
+})
+
+describe("the entry point", () => {
+  const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+  const start = (env: Record<string, string>) =>
+    spawnSync(process.execPath, ["--conditions=@org/source", main], {
+      env: { ...process.env, DATABASE_URL: "", ...env },
+      encoding: "utf8",
+      timeout: 30_000
+    })
+
+  const cases: Array<readonly [Record<string, string>, string]> = [
+    [{ PORT: "eighty" }, "PORT"],
+    [{ PORT: "70000" }, "PORT"],
+    [{ APP_ENV: "staging" }, "APP_ENV"],
+    [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ BODY_LIMIT: "lots" }, "BODY_LIMIT"],
+    [{ DATABASE_URL: "mysql://root@localhost/db" }, "DATABASE_URL"]
+  ]
+  for (const [env, variable] of cases) {
+    it(`refuses to start with ${variable}=${env[variable]}: one line naming it, no stack trace`, () => {
+      const result = start(env)
+      assert.notStrictEqual(result.status, 0)
+      const lines = result.stderr.trim().split("\n")
+      assert.lengthOf(lines, 1, result.stderr)
+      assert.include(lines[0], variable)
+      assert.notInclude(result.stderr, "    at ")
+      assert.notInclude(result.stderr, "mysql://root", "the value of a secret is never echoed")
+    })
+  }
+})

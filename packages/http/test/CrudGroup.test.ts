@@ -1,0 +1,216 @@
+import { assert, describe, it } from "@effect/vitest"
+import { type Repository, RepositoryMemory } from "@org/core"
+import { Widget } from "@org/testing"
+import { Context, Effect, Layer, Schema } from "effect"
+import * as SecureRandom from "effect/crypto/SecureRandom"
+import { HttpApi } from "effect/http-api"
+import * as fc from "fast-check"
+import { CrudGroup, HttpApp } from "../src/index.ts"
+import { type Reply, serve } from "./fixtures/client.ts"
+
+class Widgets extends Context.Service<Widgets, Repository.ForEntity<typeof Widget.Widget>>()(
+  "test/Widgets"
+) {}
+
+class Api extends HttpApp.api(
+  HttpApi.make("crud").add(CrudGroup.make("widgets", { entity: Widget.Widget, path: "/api/widgets" }))
+) {}
+
+const app = () =>
+  HttpApp.layer({
+    api: Api,
+    handlers: CrudGroup.handlers(Api, "widgets", { entity: Widget.Widget, repository: Widgets }).pipe(
+      Layer.provide(Layer.effect(Widgets, RepositoryMemory.make(Widget.Widget))),
+      Layer.provide(SecureRandom.layerWebCrypto)
+    )
+  })
+
+const saw = { name: "saw", sku: "S-1", price: 12.5, quantity: 3, active: true }
+const json = (body: unknown) => ({ body: JSON.stringify(body) })
+
+const assertProblem = (reply: Reply, status: number) => {
+  assert.strictEqual(reply.status, status, reply.text)
+  assert.strictEqual(reply.headers.get("content-type"), "application/problem+json")
+  assert.strictEqual(reply.body.status, status)
+  assert.isString(reply.body.type)
+  assert.isString(reply.body.title)
+  assert.isString(reply.body.requestId)
+  assert.notInclude(reply.text, "stack")
+}
+
+const failingFields = (reply: Reply): Array<string> =>
+  (reply.body.errors ?? []).map((e: { readonly pointer: string }) => e.pointer)
+
+describe("CrudGroup", () => {
+  it.effect("create: 201, Location, the stored entity (nullable fields default to null)", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      const created = yield* client.call("POST", "/api/widgets", json(saw))
+      assert.strictEqual(created.status, 201, created.text)
+      assert.strictEqual(created.headers.get("location"), `/api/widgets/${created.body.id}`)
+      assert.deepInclude(created.body, { ...saw, note: null, version: 1 })
+      assert.strictEqual(created.body.createdAt, created.body.updatedAt)
+      const fetched = yield* client.call("GET", `/api/widgets/${created.body.id}`)
+      assert.strictEqual(fetched.status, 200)
+      assert.deepStrictEqual(fetched.body, created.body)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("get, update, delete, and 404 afterwards; ids in upper case find the same entity", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      const { body: created } = yield* client.call("POST", "/api/widgets", json(saw))
+      const path = `/api/widgets/${created.id}`
+      const upper = yield* client.call("GET", `/api/widgets/${String(created.id).toUpperCase()}`)
+      assert.strictEqual(upper.body.id, created.id)
+      const updated = yield* client.call("PATCH", path, json({ price: 10, note: "sharp" }))
+      assert.strictEqual(updated.status, 200, updated.text)
+      assert.deepInclude(updated.body, { price: 10, note: "sharp", version: 2, name: "saw" })
+      const cleared = yield* client.call("PATCH", path, json({ note: null }))
+      assert.deepInclude(cleared.body, { note: null, version: 3 })
+      const deleted = yield* client.call("DELETE", path)
+      assert.strictEqual(deleted.status, 204)
+      assert.strictEqual(deleted.text, "")
+      assertProblem(yield* client.call("GET", path), 404)
+      assertProblem(yield* client.call("PATCH", path, json({ price: 1 })), 404)
+      assertProblem(yield* client.call("DELETE", path), 404)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a duplicate unique field is a 409 problem", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      yield* client.call("POST", "/api/widgets", json(saw))
+      const duplicate = yield* client.call("POST", "/api/widgets", json({ ...saw, name: "other" }))
+      assertProblem(duplicate, 409)
+      assert.include(duplicate.body.detail, "sku")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("list: page, size, multi-field sort with ties broken by id; totals and pages", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      for (let i = 0; i < 7; i++) {
+        yield* client.call("POST", "/api/widgets", json({ ...saw, sku: `S-${i}`, quantity: i % 3, price: i }))
+      }
+      const page = yield* client.call("GET", "/api/widgets?sort=-quantity,price&page=2&size=3")
+      assert.strictEqual(page.status, 200, page.text)
+      assert.deepInclude(page.body, { page: 2, size: 3, total: 7, pages: 3 })
+      const all = yield* client.call("GET", "/api/widgets?sort=-quantity,price&size=100")
+      assert.deepStrictEqual(
+        all.body.items.map((w: { readonly quantity: number; readonly price: number }) => [
+          w.quantity,
+          w.price
+        ]),
+        [
+          [2, 2],
+          [2, 5],
+          [1, 1],
+          [1, 4],
+          [0, 0],
+          [0, 3],
+          [0, 6]
+        ]
+      )
+      assert.deepStrictEqual(page.body.items, all.body.items.slice(3, 6))
+      const beyond = yield* client.call("GET", "/api/widgets?page=9")
+      assert.deepInclude(beyond.body, { items: [], total: 7, pages: 1, size: 20 })
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("bad input is a 400 problem naming each field, never a 5xx", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      const cases: Array<readonly [string, string, { readonly body?: string }, ReadonlyArray<string>]> = [
+        ["POST", "/api/widgets", { body: '{"name":' }, [""]],
+        ["POST", "/api/widgets", { body: "[]" }, [""]],
+        ["POST", "/api/widgets", json({ ...saw, price: "12" }), ["/price"]],
+        ["POST", "/api/widgets", json({ ...saw, price: -1, quantity: 1.5 }), ["/price", "/quantity"]],
+        ["POST", "/api/widgets", json({ ...saw, admin: true }), ["/admin"]],
+        ["POST", "/api/widgets", json({ ...saw, name: "x".repeat(41) }), ["/name"]],
+        ["POST", "/api/widgets", json({ ...saw, name: "a\u0000b" }), ["/name"]],
+        ["POST", "/api/widgets", json({ ...saw, id: "00000000-0000-4000-8000-000000000000" }), ["/id"]],
+        ["GET", "/api/widgets/not-a-uuid", {}, ["/id"]],
+        ["GET", "/api/widgets/00000000-0000-4000-8000-00000000000", {}, ["/id"]],
+        ["GET", "/api/widgets?page=-1", {}, ["/page"]],
+        ["GET", "/api/widgets?page=0&size=101", {}, ["/page", "/size"]],
+        ["GET", "/api/widgets?size=abc", {}, ["/size"]],
+        ["GET", "/api/widgets?sort=secret", {}, ["/sort"]],
+        ["GET", "/api/widgets?sort=name,-name", {}, ["/sort"]],
+        ["PATCH", "/api/widgets/00000000-0000-4000-8000-000000000000", json({ version: 9 }), ["/version"]]
+      ]
+      for (const [method, path, init, fields] of cases) {
+        const reply = yield* client.call(method, path, init)
+        assertProblem(reply, 400)
+        for (const field of fields)
+          assert.include(failingFields(reply), field, `${method} ${path} ${init.body}`)
+      }
+      const unknownSort = yield* client.call("GET", "/api/widgets?sort=secret")
+      assert.include(unknownSort.text, 'unknown sort field \\"secret\\"')
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("random bodies to create never produce a 5xx", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      const body = fc.oneof(
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc
+          .record({ name: fc.string(), sku: fc.string(), price: fc.double(), quantity: fc.integer() })
+          .map((v) => JSON.stringify(v)),
+        fc.string()
+      )
+      yield* Effect.promise(() =>
+        fc.assert(
+          fc.asyncProperty(body, async (text) => {
+            const reply = await Effect.runPromise(client.call("POST", "/api/widgets", { body: text }))
+            assert.isBelow(reply.status, 500, text)
+            if (reply.status >= 400) assert.strictEqual(reply.body.status, reply.status)
+          }),
+          { numRuns: 200 }
+        )
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("OpenAPI documents every route with its problems", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      const spec = (yield* client.call("GET", "/openapi.json")).body
+      const item = spec.paths["/api/widgets/{id}"]
+      const list = spec.paths["/api/widgets"]
+      assert.containsAllKeys(list, ["get", "post"])
+      assert.containsAllKeys(item, ["get", "patch", "delete"])
+      assert.containsAllKeys(list.post.responses, ["201", "400", "409", "500"])
+      assert.containsAllKeys(item.get.responses, ["200", "400", "404", "500"])
+      assert.containsAllKeys(item.patch.responses, ["200", "400", "404", "409", "412"])
+      assert.property(item.patch.responses["404"].content, "application/problem+json")
+    }).pipe(Effect.scoped)
+  )
+})
+
+describe("CrudGroup.SortParam", () => {
+  const fields = ["name", "price", "createdAt"] as const
+  const Sort = CrudGroup.SortParam(fields)
+  it("decodes what it encodes, for any sort over the allowed fields", () => {
+    const key = fc.record({ field: fc.constantFrom(...fields), direction: fc.constantFrom("asc", "desc") })
+    fc.assert(
+      fc.property(fc.uniqueArray(key, { selector: (k) => k.field }), (keys) => {
+        const text = Schema.encodeSync(Sort)(keys)
+        assert.deepStrictEqual(Schema.decodeSync(Sort)(text), keys)
+      })
+    )
+  })
+  it("refuses fields outside the allow-list, whatever they contain", () => {
+    fc.assert(
+      fc.property(fc.string(), (field) => {
+        fc.pre(
+          field !== "" &&
+            !(fields as ReadonlyArray<string>).includes(field.replace(/^-/, "").trim()) &&
+            !field.includes(",")
+        )
+        assert.throws(() => Schema.decodeUnknownSync(Sort)(field))
+      })
+    )
+  })
+})
