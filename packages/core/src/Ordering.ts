@@ -76,5 +76,5 @@ export const bySortKeys =
       const result = compareValues(a[key.field], b[key.field])
       if (result !== 0) return key.direction === "asc" ? result : -result
     }
-    return compareValues(a["id"], b["id"])
+    return compareValues(a.id, b.id)
   }

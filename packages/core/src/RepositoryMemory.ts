@@ -57,8 +57,7 @@ export const make = <D extends Entity.Any>(
     const duplicateOf = (candidate: Readonly<Record<string, unknown>>, selfId: unknown) => {
       const taken = definition.unique.filter((field: string) => {
         for (const row of rows.values()) {
-          if (!row.deleted && row.entity["id"] !== selfId && row.entity[field] === candidate[field])
-            return true
+          if (!row.deleted && row.entity.id !== selfId && row.entity[field] === candidate[field]) return true
         }
         return false
       })
@@ -73,12 +72,12 @@ export const make = <D extends Entity.Any>(
     }
 
     const checkVersion = (row: Row, options: Repository.WriteOptions | undefined) =>
-      options?.expectedVersion !== undefined && options.expectedVersion !== row.entity["version"]
+      options?.expectedVersion !== undefined && options.expectedVersion !== row.entity.version
         ? new Repository.Conflict({
             entity: definition.name,
             reason: "stale-version",
             fields: [],
-            currentVersion: Number(row.entity["version"])
+            currentVersion: Number(row.entity.version)
           })
         : undefined
 
@@ -116,8 +115,8 @@ export const make = <D extends Entity.Any>(
           if (changes.length === 0) return Effect.succeed(row.entity as A)
           const candidate: Record<string, unknown> = { ...row.entity }
           for (const field of changes) candidate[field] = patch[field]
-          candidate["updatedAt"] = now
-          candidate["version"] = Number(row.entity["version"]) + 1
+          candidate.updatedAt = now
+          candidate.version = Number(row.entity.version) + 1
           const entity: A = validate(candidate)
           const conflict = duplicateOf(entity, id)
           if (conflict) return Effect.fail(conflict)

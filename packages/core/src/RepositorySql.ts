@@ -161,7 +161,7 @@ export const make = <D extends Entity.Any>(
         const changes = fieldNames.filter((field) => Object.hasOwn(patch, field))
         if (changes.length === 0) {
           const found = yield* findById(id)
-          if (options?.expectedVersion !== undefined && options.expectedVersion !== found["version"]) {
+          if (options?.expectedVersion !== undefined && options.expectedVersion !== found.version) {
             return yield* missed(id)
           }
           return found

@@ -1,17 +1,25 @@
 /**
- * The SQL repository against a real database (PGlite here, Postgres in CI):
- * the same model-based laws as the in-memory repository, so the two are
+ * The SQL repository against real databases: embedded PGlite always, and the
+ * Postgres at DATABASE_URL when there is one (always in CI). The same
+ * model-based laws as the in-memory repository, so the implementations are
  * equivalent wherever the generated scenarios reach.
  */
 import { assert, layer } from "@effect/vitest"
 import { Pagination, RepositoryMemory, RepositorySql } from "@org/core"
-import { SqlTest } from "@org/sql"
+import { PgEmbedded, SqlTest } from "@org/sql"
 import { RepositoryLaws, Widget } from "@org/testing"
 import { Effect, Layer } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { SqlClient } from "effect/sql"
 
-const Database = Layer.mergeAll(SqlTest.layer, SecureRandom.layerWebCrypto)
+import { databaseUrl, requireServices } from "./env.ts"
+
+const backends = [
+  { name: "embedded PGlite", database: PgEmbedded.layer() },
+  ...(databaseUrl !== undefined || requireServices
+    ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer }]
+    : [])
+]
 
 const setup = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -22,49 +30,54 @@ const setup = Effect.gen(function* () {
 
 const widget = { name: "saw", sku: "S-1", price: 12.5, quantity: 3, active: true, note: null } as const
 
-layer(Database, { timeout: 120_000 })("RepositorySql", (it) => {
-  it.effect(
-    "obeys the repository laws on this database (model-based, 150 scenarios)",
-    () =>
-      Effect.gen(function* () {
-        const backend = yield* SqlTest.backend
-        yield* Effect.logInfo(`RepositorySql laws on ${backend}`)
-        yield* RepositoryLaws.check(yield* setup, { numRuns: 150, maxCommands: 30 })
-      }),
-    120_000
-  )
+for (const backend of backends) {
+  layer(Layer.mergeAll(backend.database, SecureRandom.layerWebCrypto), { timeout: 120_000 })(
+    `RepositorySql on ${backend.name}`,
+    (it) => {
+      it.effect(
+        "obeys the repository laws on this database (model-based, 300 scenarios)",
+        () =>
+          Effect.gen(function* () {
+            const backend = yield* SqlTest.backend
+            yield* Effect.logInfo(`RepositorySql laws on ${backend}`)
+            yield* RepositoryLaws.check(yield* setup, { numRuns: 300, maxCommands: 40 })
+          }),
+        120_000
+      )
 
-  it.effect("returns exactly what the in-memory repository returns for the same writes", () =>
-    Effect.gen(function* () {
-      const sqlRepo = yield* Effect.flatten(setup)
-      const memory = yield* RepositoryMemory.make(Widget.Widget)
-      const inputs = [
-        widget,
-        { ...widget, sku: "S-2", name: "\u{1F600} emoji", note: "n" },
-        { ...widget, sku: "S-3", name: "\uFFFD replacement", price: 0.07 },
-        { ...widget, sku: "S-4", name: "Zebra", price: 9_999_999.99 },
-        { ...widget, sku: "S-5", name: "ábc", quantity: 0 }
-      ]
-      for (const input of inputs) {
-        yield* sqlRepo.create(input)
-        yield* memory.create(input)
-      }
-      const request = Pagination.request({ size: 10, sort: [{ field: "name", direction: "asc" }] })
-      const strip = (page: Pagination.Page<{ readonly name: string; readonly price: number }>) =>
-        page.items.map((w) => [w.name, w.price])
-      assert.deepStrictEqual(strip(yield* sqlRepo.list(request)), strip(yield* memory.list(request)))
-    })
-  )
+      it.effect("returns exactly what the in-memory repository returns for the same writes", () =>
+        Effect.gen(function* () {
+          const sqlRepo = yield* Effect.flatten(setup)
+          const memory = yield* RepositoryMemory.make(Widget.Widget)
+          const inputs = [
+            widget,
+            { ...widget, sku: "S-2", name: "\u{1F600} emoji", note: "n" },
+            { ...widget, sku: "S-3", name: "\uFFFD replacement", price: 0.07 },
+            { ...widget, sku: "S-4", name: "Zebra", price: 9_999_999.99 },
+            { ...widget, sku: "S-5", name: "ábc", quantity: 0 }
+          ]
+          for (const input of inputs) {
+            yield* sqlRepo.create(input)
+            yield* memory.create(input)
+          }
+          const request = Pagination.request({ size: 10, sort: [{ field: "name", direction: "asc" }] })
+          const strip = (page: Pagination.Page<{ readonly name: string; readonly price: number }>) =>
+            page.items.map((w) => [w.name, w.price])
+          assert.deepStrictEqual(strip(yield* sqlRepo.list(request)), strip(yield* memory.list(request)))
+        })
+      )
 
-  it.effect("keeps hostile text verbatim: quotes, comments, placeholders, backslashes", () =>
-    Effect.gen(function* () {
-      const repo = yield* Effect.flatten(setup)
-      const hostile = ["'; DROP TABLE widgets; --", "$1", "\\", "/* c */", '"quoted"', "%_"]
-      for (const [i, name] of hostile.entries()) {
-        const created = yield* repo.create({ ...widget, sku: `H-${i}`, name })
-        assert.strictEqual((yield* repo.findById(created.id)).name, name)
-      }
-      assert.strictEqual(yield* repo.count, hostile.length)
-    })
+      it.effect("keeps hostile text verbatim: quotes, comments, placeholders, backslashes", () =>
+        Effect.gen(function* () {
+          const repo = yield* Effect.flatten(setup)
+          const hostile = ["'; DROP TABLE widgets; --", "$1", "\\", "/* c */", '"quoted"', "%_"]
+          for (const [i, name] of hostile.entries()) {
+            const created = yield* repo.create({ ...widget, sku: `H-${i}`, name })
+            assert.strictEqual((yield* repo.findById(created.id)).name, name)
+          }
+          assert.strictEqual(yield* repo.count, hostile.length)
+        })
+      )
+    }
   )
-})
+}

@@ -321,9 +321,9 @@ export const runScenario = (repository: WidgetRepository, commands: ReadonlyArra
         id: numberOf.get(entity.id) ?? `unexpected id ${entity.id}`
       }
       for (const field of fieldNames) observed[field] = entity[field as keyof typeof entity]
-      observed["createdAt"] = DateTime.toEpochMillis(entity.createdAt)
-      observed["updatedAt"] = DateTime.toEpochMillis(entity.updatedAt)
-      observed["version"] = entity.version
+      observed.createdAt = DateTime.toEpochMillis(entity.createdAt)
+      observed.updatedAt = DateTime.toEpochMillis(entity.updatedAt)
+      observed.version = entity.version
       return observed
     }
     const resolve = (t: Target): { id: string; n: number | undefined } => {
