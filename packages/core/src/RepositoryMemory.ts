@@ -10,9 +10,10 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Entity from "./Entity.ts"
+import * as Records from "./internal/records.ts"
 import * as Ordering from "./Ordering.ts"
 import * as Pagination from "./Pagination.ts"
-import * as Repository from "./Repository.ts"
+import type * as Repository from "./Repository.ts"
 
 interface Row {
   entity: Readonly<Record<string, unknown>>
@@ -52,7 +53,7 @@ export const make = <D extends Entity.Any>(
     // implementations refuse the same impossible values (as defects).
     const validate: (candidate: unknown) => A = Schema.decodeUnknownSync(Schema.toType(definition.schema))
 
-    const notFound = (id: unknown) => new Repository.NotFound({ entity: definition.name, id: String(id) })
+    const notFound = (id: unknown) => Records.notFound(definition, id)
 
     const duplicateOf = (candidate: Readonly<Record<string, unknown>>, selfId: unknown) => {
       const taken = definition.unique.filter((field: string) => {
@@ -61,9 +62,7 @@ export const make = <D extends Entity.Any>(
         }
         return false
       })
-      return taken.length === 0
-        ? undefined
-        : new Repository.Conflict({ entity: definition.name, reason: "duplicate", fields: taken })
+      return taken.length === 0 ? undefined : Records.duplicate(definition, taken)
     }
 
     const live = (id: unknown): Row | undefined => {
@@ -73,27 +72,18 @@ export const make = <D extends Entity.Any>(
 
     const checkVersion = (row: Row, options: Repository.WriteOptions | undefined) =>
       options?.expectedVersion !== undefined && options.expectedVersion !== row.entity.version
-        ? new Repository.Conflict({
-            entity: definition.name,
-            reason: "stale-version",
-            fields: [],
-            currentVersion: Number(row.entity.version)
-          })
+        ? Records.staleVersion(definition, Number(row.entity.version))
         : undefined
 
     // Every write checks and mutates inside one synchronous block, so no other
     // fiber can interleave between the check and the write.
     const create = (input: Entity.CreateOf<D>) =>
       Effect.gen(function* () {
-        const id = yield* random.uuidV7()
-        const now = yield* DateTime.now
-        const candidate: Record<string, unknown> = { id, createdAt: now, updatedAt: now, version: 1 }
-        for (const field of fieldNames) candidate[field] = input[field]
-        const entity: A = validate(candidate)
+        const entity: A = validate(yield* Records.stamp(random, definition, input))
         return yield* Effect.suspend((): Effect.Effect<A, Repository.Conflict> => {
           const conflict = duplicateOf(entity, undefined)
           if (conflict) return Effect.fail(conflict)
-          rows.set(id, { entity, deleted: false })
+          rows.set(entity.id, { entity, deleted: false })
           return Effect.succeed(entity)
         })
       })

@@ -23,8 +23,9 @@ import * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
 import type * as Entity from "./Entity.ts"
+import * as Records from "./internal/records.ts"
 import * as Pagination from "./Pagination.ts"
-import * as Repository from "./Repository.ts"
+import type * as Repository from "./Repository.ts"
 
 const safeName = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -90,26 +91,16 @@ export const make = <D extends Entity.Any>(
         const named = definition.unique.filter((field: string) =>
           violation.constraint.includes(columns[field]!)
         )
-        return Effect.fail(
-          new Repository.Conflict({
-            entity: definition.name,
-            reason: "duplicate",
-            fields: named.length > 0 ? named : [...definition.unique]
-          })
-        )
+        return Effect.fail(Records.duplicate(definition, named.length > 0 ? named : definition.unique))
       })
 
-    const notFound = (id: unknown) => new Repository.NotFound({ entity: definition.name, id: String(id) })
+    const notFound = (id: unknown) => Records.notFound(definition, id)
 
     const isLiveId = (id: unknown): id is string => typeof id === "string"
 
     const create = (input: Entity.CreateOf<D>) =>
       Effect.gen(function* () {
-        const id = yield* random.uuidV7()
-        const now = yield* DateTime.now
-        const candidate: Record<string, unknown> = { id, createdAt: now, updatedAt: now, version: 1 }
-        for (const field of fieldNames) candidate[field] = input[field]
-        const encoded = yield* encode(candidate)
+        const encoded = yield* encode(yield* Records.stamp(random, definition, input))
         const record: Record<string, unknown> = {}
         for (const field of Object.keys(columns)) record[columns[field]!] = encoded[field]
         const rows = yield* sql<{
@@ -131,14 +122,7 @@ export const make = <D extends Entity.Any>(
         (version): Effect.Effect<never, Repository.NotFound | Repository.Conflict> =>
           version === undefined
             ? Effect.fail(notFound(id))
-            : Effect.fail(
-                new Repository.Conflict({
-                  entity: definition.name,
-                  reason: "stale-version",
-                  fields: [],
-                  currentVersion: version
-                })
-              )
+            : Effect.fail(Records.staleVersion(definition, version))
       )
 
     const versionGuard = (options: Repository.WriteOptions | undefined): Statement.Fragment =>

@@ -82,32 +82,24 @@ const char = fc.constantFrom(
 )
 const text = (maxLength: number) => fc.string({ unit: char, minLength: 1, maxLength })
 
-/**
- * Arbitrary create input: valid by construction, with frequent ties.
- *
- * @since 0.1.0
- * @category arbitraries
- */
-export const input: fc.Arbitrary<Input> = fc.record({
+const fields = {
   name: text(6),
   sku: fc.constantFrom("A", "B", "C", "D", "E", "F"),
   price: fc.integer({ min: 0, max: 99_999 }).map((cents) => cents / 100),
   quantity: fc.integer({ min: 0, max: 4 }),
   active: fc.boolean(),
   note: fc.option(text(4), { nil: null })
-})
+}
 
-const patch: fc.Arbitrary<Patch> = fc.record(
-  {
-    name: text(6),
-    sku: fc.constantFrom("A", "B", "C", "D", "E", "F"),
-    price: fc.integer({ min: 0, max: 99_999 }).map((cents) => cents / 100),
-    quantity: fc.integer({ min: 0, max: 4 }),
-    active: fc.boolean(),
-    note: fc.option(text(4), { nil: null })
-  },
-  { requiredKeys: [] }
-)
+/**
+ * Arbitrary create input: valid by construction, with frequent ties.
+ *
+ * @since 0.1.0
+ * @category arbitraries
+ */
+export const input: fc.Arbitrary<Input> = fc.record(fields)
+
+const patch: fc.Arbitrary<Patch> = fc.record(fields, { requiredKeys: [] })
 
 const target: fc.Arbitrary<Target> = fc.oneof(
   { weight: 9, arbitrary: fc.nat(30).map((n) => ({ _tag: "Created" as const, n })) },
