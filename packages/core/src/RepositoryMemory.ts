@@ -1,7 +1,8 @@
 /**
  * An in-memory `Repository`: a product feature for users' tests and
  * prototypes, held to the same laws as the SQL implementation (ordering,
- * uniqueness among live rows, soft delete, versions).
+ * uniqueness among live rows, soft delete, versions). Its writes join the
+ * memory `UnitOfWork` (`UnitOfWork.layerMemory`) when one is open.
  *
  * @since 0.1.0
  */
@@ -14,6 +15,7 @@ import * as Records from "./internal/records.ts"
 import * as Ordering from "./Ordering.ts"
 import * as Pagination from "./Pagination.ts"
 import type * as Repository from "./Repository.ts"
+import * as UnitOfWork from "./UnitOfWork.ts"
 
 interface Row {
   entity: Readonly<Record<string, unknown>>
@@ -80,10 +82,12 @@ export const make = <D extends Entity.Any>(
     const create = (input: Entity.CreateOf<D>) =>
       Effect.gen(function* () {
         const entity: A = validate(yield* Records.stamp(random, definition, input))
+        const journal = yield* UnitOfWork.CurrentJournal
         return yield* Effect.suspend((): Effect.Effect<A, Repository.Conflict> => {
           const conflict = duplicateOf(entity, undefined)
           if (conflict) return Effect.fail(conflict)
           rows.set(entity.id, { entity, deleted: false })
+          UnitOfWork.recordUndo(journal, () => rows.delete(entity.id))
           return Effect.succeed(entity)
         })
       })
@@ -95,7 +99,7 @@ export const make = <D extends Entity.Any>(
       })
 
     const update = (id: Entity.IdOf<D>, patch: Entity.PatchOf<D>, options?: Repository.WriteOptions) =>
-      Effect.flatMap(DateTime.now, (now) =>
+      Effect.flatMap(Effect.all([DateTime.now, UnitOfWork.CurrentJournal]), ([now, journal]) =>
         Effect.suspend((): Effect.Effect<A, Repository.NotFound | Repository.Conflict> => {
           const row = live(id)
           if (!row) return Effect.fail(notFound(id))
@@ -110,20 +114,29 @@ export const make = <D extends Entity.Any>(
           const entity: A = validate(candidate)
           const conflict = duplicateOf(entity, id)
           if (conflict) return Effect.fail(conflict)
+          const previous = row.entity
           row.entity = entity
+          UnitOfWork.recordUndo(journal, () => {
+            row.entity = previous
+          })
           return Effect.succeed(entity)
         })
       )
 
     const remove = (id: Entity.IdOf<D>, options?: Repository.WriteOptions) =>
-      Effect.suspend((): Effect.Effect<void, Repository.NotFound | Repository.Conflict> => {
-        const row = live(id)
-        if (!row) return Effect.fail(notFound(id))
-        const stale = checkVersion(row, options)
-        if (stale) return Effect.fail(stale)
-        row.deleted = true
-        return Effect.void
-      })
+      Effect.flatMap(UnitOfWork.CurrentJournal, (journal) =>
+        Effect.suspend((): Effect.Effect<void, Repository.NotFound | Repository.Conflict> => {
+          const row = live(id)
+          if (!row) return Effect.fail(notFound(id))
+          const stale = checkVersion(row, options)
+          if (stale) return Effect.fail(stale)
+          row.deleted = true
+          UnitOfWork.recordUndo(journal, () => {
+            row.deleted = false
+          })
+          return Effect.void
+        })
+      )
 
     const list = (request: Pagination.PageRequest<Entity.SortableOf<D>>) =>
       Effect.sync(() => {

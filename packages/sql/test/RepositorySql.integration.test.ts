@@ -8,7 +8,7 @@ import { assert, layer } from "@effect/vitest"
 import { Pagination, RepositoryMemory, RepositorySql } from "@org/core"
 import { PgEmbedded, SqlTest } from "@org/sql"
 import { RepositoryLaws, Widget } from "@org/testing"
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { SqlClient } from "effect/sql"
 
@@ -64,6 +64,25 @@ for (const backend of backends) {
           const strip = (page: Pagination.Page<{ readonly name: string; readonly price: number }>) =>
             page.items.map((w) => [w.name, w.price])
           assert.deepStrictEqual(strip(yield* sqlRepo.list(request)), strip(yield* memory.list(request)))
+        })
+      )
+
+      it.effect("concurrent updates against the same version: exactly one wins, the rest conflict", () =>
+        Effect.gen(function* () {
+          const repo = yield* Effect.flatten(setup)
+          const created = yield* repo.create(widget)
+          const exits = yield* Effect.forEach(
+            Array.from({ length: 12 }, (_, i) => i),
+            (i) => Effect.exit(repo.update(created.id, { quantity: i + 10 }, { expectedVersion: 1 })),
+            { concurrency: "unbounded" }
+          )
+          const failures = exits.flatMap((exit) =>
+            Exit.isFailure(exit) ? exit.cause.reasons.flatMap((r) => (r._tag === "Fail" ? [r.error] : [])) : []
+          )
+          assert.strictEqual(exits.filter(Exit.isSuccess).length, 1)
+          assert.strictEqual(failures.length, 11)
+          for (const failure of failures) assert.deepInclude(failure, { _tag: "Conflict", reason: "stale-version" })
+          assert.strictEqual((yield* repo.findById(created.id)).version, 2)
         })
       )
 

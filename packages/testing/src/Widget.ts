@@ -38,14 +38,15 @@ export const Widget = Entity.make("Widget", {
 })
 
 /**
- * The statements that create the widgets table per the `RepositorySql` table
- * contract (one statement each: drivers run them one at a time).
+ * The statements that create a widgets table named `table` per the
+ * `RepositorySql` table contract (one statement each: drivers run them one at
+ * a time). Use `{ ...Widget, table }` as the definition of a second table.
  *
  * @since 0.1.0
  * @category fixtures
  */
-export const createTable: ReadonlyArray<string> = [
-  `CREATE TABLE widgets (
+export const createTableNamed = (table: string): ReadonlyArray<string> => [
+  `CREATE TABLE ${table} (
     id uuid PRIMARY KEY,
     name text COLLATE "C" NOT NULL,
     sku text COLLATE "C" NOT NULL,
@@ -58,5 +59,13 @@ export const createTable: ReadonlyArray<string> = [
     version integer NOT NULL,
     deleted_at timestamptz
   )`,
-  `CREATE UNIQUE INDEX widgets_sku_live ON widgets (sku) WHERE deleted_at IS NULL`
+  `CREATE UNIQUE INDEX ${table}_sku_live ON ${table} (sku) WHERE deleted_at IS NULL`
 ]
+
+/**
+ * The statements that create the `widgets` table.
+ *
+ * @since 0.1.0
+ * @category fixtures
+ */
+export const createTable: ReadonlyArray<string> = createTableNamed("widgets")

@@ -2,4 +2,5 @@
  * @since 0.1.0
  */
 export * as RepositoryLaws from "./RepositoryLaws.ts"
+export * as UnitOfWorkLaws from "./UnitOfWorkLaws.ts"
 export * as Widget from "./Widget.ts"
