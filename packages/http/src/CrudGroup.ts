@@ -10,19 +10,24 @@
  *
  * Domain errors are mapped here, and only here, to HTTP problems:
  * `NotFound` -> 404, `Conflict` (duplicate) -> 409, `Conflict` (stale version) -> 412.
+ * Reads and writes carry `ETag` (the version); `If-None-Match` on a read
+ * answers 304, `If-Match` on a write makes it conditional (412 when stale).
  *
  * @since 0.1.0
  */
 import { type Entity, Pagination, type Repository } from "@org/core"
 import * as Effect from "effect/Effect"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
+import * as Preconditions from "./Preconditions.ts"
 import * as Problem from "./Problem.ts"
 
 /**
@@ -127,32 +132,40 @@ export const make = <
   const params = { id: entity.idSchema }
   const create = options.create ?? (entity.create as unknown as Create)
   const update = options.update ?? (entity.update as unknown as Update)
+  const schema = entity.schema as D["schema"]
+  const versioned = <S extends Schema.Top>(success: S) =>
+    HttpApiSchema.WithHeaders(success, { etag: Schema.String })
+  const ifMatch = { "if-match": Schema.optionalKey(Schema.String) }
   return HttpApiGroup.make(name)
     .add(
       HttpApiEndpoint.get("list", "/", {
         query: ListQuery(entity.sortable as ReadonlyArray<Entity.SortableOf<D>>),
-        success: Pagination.Page(entity.schema as D["schema"])
+        success: Pagination.Page(schema)
       }),
       HttpApiEndpoint.post("create", "/", {
         payload: create,
-        success: HttpApiSchema.WithHeaders((entity.schema as D["schema"]).pipe(HttpApiSchema.status(201)), {
-          location: Schema.String
+        success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
+          location: Schema.String,
+          etag: Schema.String
         }),
         error: Problem.Conflict
       }),
       HttpApiEndpoint.get("get", "/:id", {
         params,
-        success: entity.schema as D["schema"],
+        headers: { "if-none-match": Schema.optionalKey(Schema.String) },
+        success: versioned(schema),
         error: Problem.NotFound
       }),
       HttpApiEndpoint.patch("update", "/:id", {
         params,
+        headers: ifMatch,
         payload: update,
-        success: entity.schema as D["schema"],
+        success: versioned(schema),
         error: [Problem.NotFound, Problem.Conflict, Problem.PreconditionFailed]
       }),
       HttpApiEndpoint.delete("delete", "/:id", {
         params,
+        headers: ifMatch,
         success: HttpApiSchema.NoContent,
         error: [Problem.NotFound, Problem.PreconditionFailed]
       })
@@ -230,6 +243,17 @@ export const handlers = <
         const repository = yield* options.repository
         const toCreate =
           options.toCreate ?? ((payload: Payload) => Effect.succeed(payload as unknown as Entity.CreateOf<D>))
+        // Several tags in If-Match need the current version to pick from.
+        const expectedVersion = (id: Entity.IdOf<D>, headers: IfMatchHeaders) => {
+          const ifMatch = Preconditions.parseIfMatch(headers["if-match"])
+          const several =
+            Option.isSome(ifMatch) && ifMatch.value._tag === "Versions" && ifMatch.value.versions.length > 1
+          return several
+            ? Effect.map(repository.findById(id), (current) =>
+                Preconditions.expectedVersion(ifMatch, current.version)
+              )
+            : Effect.succeed(Preconditions.expectedVersion(ifMatch, undefined))
+        }
         const implementation = {
           list: ({ query }: { readonly query: ListQueryType<Entity.SortableOf<D>> }) =>
             repository.list(Pagination.request(query)),
@@ -245,28 +269,69 @@ export const handlers = <
               Effect.map((entity) =>
                 HttpApiSchema.withHeaders({
                   body: entity,
-                  headers: { location: locationOf(request.url, entity.id) }
+                  headers: {
+                    location: locationOf(request.url, entity.id),
+                    etag: Preconditions.etag(entity.version)
+                  }
                 })
               ),
               Effect.mapError(toProblem)
             ),
-          get: ({ params }: { readonly params: { readonly id: Entity.IdOf<D> } }) =>
-            Effect.mapError(repository.findById(params.id), toProblem),
+          get: ({
+            params,
+            headers
+          }: {
+            readonly params: IdParams<D>
+            readonly headers: IfNoneMatchHeaders
+          }) =>
+            repository.findById(params.id).pipe(
+              Effect.map((entity) =>
+                Preconditions.ifNoneMatchHits(headers["if-none-match"], entity.version)
+                  ? HttpServerResponse.empty({
+                      status: 304,
+                      headers: { etag: Preconditions.etag(entity.version) }
+                    })
+                  : HttpApiSchema.withHeaders({
+                      body: entity,
+                      headers: { etag: Preconditions.etag(entity.version) }
+                    })
+              ),
+              Effect.mapError(toProblem)
+            ),
           update: ({
             params,
+            headers,
             payload
           }: {
-            readonly params: { readonly id: Entity.IdOf<D> }
+            readonly params: IdParams<D>
+            readonly headers: IfMatchHeaders
             readonly payload: Entity.PatchOf<D>
-          }) => Effect.mapError(repository.update(params.id, payload), toProblem),
-          delete: ({ params }: { readonly params: { readonly id: Entity.IdOf<D> } }) =>
-            Effect.mapError(repository.delete(params.id), toProblem)
+          }) =>
+            expectedVersion(params.id, headers).pipe(
+              Effect.flatMap((expectedVersion) => repository.update(params.id, payload, { expectedVersion })),
+              Effect.map((entity) =>
+                HttpApiSchema.withHeaders({
+                  body: entity,
+                  headers: { etag: Preconditions.etag(entity.version) }
+                })
+              ),
+              Effect.mapError(toProblem)
+            ),
+          delete: ({ params, headers }: { readonly params: IdParams<D>; readonly headers: IfMatchHeaders }) =>
+            expectedVersion(params.id, headers).pipe(
+              Effect.flatMap((expectedVersion) => repository.delete(params.id, { expectedVersion })),
+              Effect.mapError(toProblem)
+            )
         }
         // The group's endpoints are built by `make` from the same entity, so these
         // handlers fit them; TypeScript cannot see that through the generic group.
         return handlers.handleAll(implementation as never)
       }) as never
   )
+
+type IdParams<D extends Entity.Any> = { readonly id: Entity.IdOf<D> }
+type IfMatchHeaders = { readonly "if-match"?: string }
+type IfNoneMatchHeaders = { readonly "if-none-match"?: string }
 
 type ListQueryType<Field extends string> = {
   readonly page?: number

@@ -77,6 +77,56 @@ describe("CrudGroup", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect(
+    "conditional requests: ETag on every read and write, 304 on a current copy, 412 on a stale write",
+    () =>
+      Effect.gen(function* () {
+        const client = yield* serve(app())
+        const created = yield* client.call("POST", "/api/widgets", json(saw))
+        assert.strictEqual(created.headers.get("etag"), '"1"')
+        const path = `/api/widgets/${created.body.id}`
+        const read = yield* client.call("GET", path)
+        assert.strictEqual(read.headers.get("etag"), '"1"')
+        const notModified = yield* client.call("GET", path, { headers: { "if-none-match": '"1"' } })
+        assert.strictEqual(notModified.status, 304)
+        assert.strictEqual(notModified.text, "")
+        assert.strictEqual(notModified.headers.get("etag"), '"1"')
+        const modified = yield* client.call("GET", path, { headers: { "if-none-match": '"7"' } })
+        assert.strictEqual(modified.status, 200)
+
+        const updated = yield* client.call("PATCH", path, {
+          ...json({ price: 2 }),
+          headers: { "if-match": '"1"' }
+        })
+        assert.strictEqual(updated.status, 200, updated.text)
+        assert.strictEqual(updated.headers.get("etag"), '"2"')
+        const stale = yield* client.call("PATCH", path, {
+          ...json({ price: 3 }),
+          headers: { "if-match": '"1"' }
+        })
+        assertProblem(stale, 412)
+        assert.strictEqual((yield* client.call("GET", path)).body.price, 2, "a stale write changed nothing")
+        const weak = yield* client.call("PATCH", path, {
+          ...json({ price: 3 }),
+          headers: { "if-match": 'W/"2"' }
+        })
+        assertProblem(weak, 412)
+        const either = yield* client.call("PATCH", path, {
+          ...json({ price: 4 }),
+          headers: { "if-match": '"1", "2"' }
+        })
+        assert.strictEqual(either.status, 200, either.text)
+        const any = yield* client.call("PATCH", path, { ...json({ price: 5 }), headers: { "if-match": "*" } })
+        assert.strictEqual(any.headers.get("etag"), '"4"')
+        assertProblem(yield* client.call("DELETE", path, { headers: { "if-match": '"3"' } }), 412)
+        assert.strictEqual(
+          (yield* client.call("DELETE", path, { headers: { "if-match": '"4"' } })).status,
+          204
+        )
+        assertProblem(yield* client.call("GET", path, { headers: { "if-none-match": "*" } }), 404)
+      }).pipe(Effect.scoped)
+  )
+
   it.effect("a duplicate unique field is a 409 problem", () =>
     Effect.gen(function* () {
       const client = yield* serve(app())
@@ -184,6 +234,11 @@ describe("CrudGroup", () => {
       assert.containsAllKeys(list.post.responses, ["201", "400", "409", "500"])
       assert.containsAllKeys(item.get.responses, ["200", "400", "404", "500"])
       assert.containsAllKeys(item.patch.responses, ["200", "400", "404", "409", "412"])
+      assert.property(item.get.responses["200"].headers, "etag")
+      assert.includeDeepMembers(
+        item.patch.parameters.map((p: { readonly name: string; readonly in: string }) => [p.in, p.name]),
+        [["header", "if-match"]]
+      )
       assert.property(item.patch.responses["404"].content, "application/problem+json")
     }).pipe(Effect.scoped)
   )
