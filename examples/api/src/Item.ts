@@ -80,7 +80,8 @@ export const Item = Entity.make("Item", {
     category: Schema.NullOr(Entity.Text.check(Schema.isMaxLength(50))),
     ownerId: UserId
   },
-  sortable: ["id", "name", "price", "quantity", "category", "createdAt", "updatedAt"]
+  sortable: ["id", "name", "price", "quantity", "category", "createdAt", "updatedAt"],
+  filterable: ["id", "name", "description", "price", "quantity", "category", "ownerId", "createdAt", "updatedAt"]
 })
 
 const { ownerId: _owner, ...clientFields } = Item.create.fields

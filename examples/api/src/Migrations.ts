@@ -33,5 +33,16 @@ export const migrations = {
       )`
     yield* sql`CREATE INDEX items_live_created_at ON items (created_at, id) WHERE deleted_at IS NULL`
     yield* sql`CREATE INDEX items_owner ON items (owner_id) WHERE deleted_at IS NULL`
+  }),
+  // Every allowed sort has a partial index ending in id (the tie-breaker), so
+  // a sorted page is an index scan that stops at LIMIT; the same indexes
+  // serve equality and range filters on their first column.
+  "2_items_list_indexes": Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    for (const column of ["name", "price", "quantity", "category", "updated_at"]) {
+      yield* sql`CREATE INDEX ${sql(`items_live_${column}`)} ON items (${sql(column)}, id) WHERE deleted_at IS NULL`
+    }
+    yield* sql`CREATE INDEX items_live_id ON items (id) WHERE deleted_at IS NULL`
+    yield* sql`CREATE INDEX items_live_category_price ON items (category, price, id) WHERE deleted_at IS NULL`
   })
 }

@@ -147,6 +147,7 @@ export interface Any {
   readonly update: Schema.Codec<{ readonly [key: string]: unknown }, unknown, never, never>
   readonly columns: { readonly [field: string]: string }
   readonly sortable: ReadonlyArray<string>
+  readonly filterable: ReadonlyArray<string>
   readonly unique: ReadonlyArray<string>
 }
 
@@ -222,6 +223,8 @@ export interface Definition<
   readonly columns: { readonly [K in keyof RecordFields<IdSchema, F> & string]: string }
   /** Fields that may be sorted on (ties are always broken by `id`). */
   readonly sortable: ReadonlyArray<keyof RecordFields<IdSchema, F> & string>
+  /** Fields that API clients may filter on (a Specification may use any column). */
+  readonly filterable: ReadonlyArray<keyof RecordFields<IdSchema, F> & string>
   /** Own fields whose values are unique among live (not deleted) entities. */
   readonly unique: ReadonlyArray<keyof F & string>
 }
@@ -275,7 +278,8 @@ const nullDefault = Effect.succeed(null)
 
 /**
  * Defines an entity from its own fields. Columns default to the snake_case of
- * each field name; `sortable` defaults to `id`, `createdAt`, `updatedAt`.
+ * each field name; `sortable` defaults to `id`, `createdAt`, `updatedAt`;
+ * `filterable` (what API clients may filter on) defaults to nothing.
  *
  * @example
  * ```ts
@@ -310,6 +314,7 @@ export const make = <
     readonly fields: F
     readonly columns?: { readonly [K in keyof RecordFields<IdSchema, F> & string]?: string }
     readonly sortable?: ReadonlyArray<Sortable>
+    readonly filterable?: ReadonlyArray<keyof RecordFields<IdSchema, F> & string>
     readonly unique?: ReadonlyArray<keyof F & string>
   }
 ): Definition<Name, IdSchema, F> => {
@@ -342,6 +347,7 @@ export const make = <
     update: Schema.Struct(update) as never,
     columns: columns as never,
     sortable: sortable as never,
+    filterable: options.filterable ?? [],
     unique: options.unique ?? []
   }
 }
