@@ -13,6 +13,7 @@ import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Entity from "./Entity.ts"
 import type * as Pagination from "./Pagination.ts"
+import type * as Specification from "./Specification.ts"
 
 /**
  * No live entity has this id (it never existed or was deleted).
@@ -71,6 +72,17 @@ export interface WriteOptions {
 }
 
 /**
+ * A page request with an optional filter.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListRequest<SortField extends string = string> extends Pagination.PageRequest<SortField> {
+  /** Only entities that satisfy it (all when absent). */
+  readonly filter?: Specification.Spec | undefined
+}
+
+/**
  * A repository of entities of type `A`.
  *
  * @since 0.1.0
@@ -88,10 +100,16 @@ export interface Repository<A, Id, Create, Patch, SortField extends string> {
   readonly update: (id: Id, patch: Patch, options?: WriteOptions) => Effect.Effect<A, NotFound | Conflict>
   /** Soft-deletes: the entity is never read again, its id never reused. */
   readonly delete: (id: Id, options?: WriteOptions) => Effect.Effect<void, NotFound | Conflict>
-  /** A page of live entities in the requested order, ties broken by `id` ascending. */
-  readonly list: (request: Pagination.PageRequest<SortField>) => Effect.Effect<Pagination.Page<A>>
-  /** The number of live entities. */
-  readonly count: Effect.Effect<number>
+  /**
+   * A page of the live entities that satisfy the filter, in the requested
+   * order, ties broken by `id` ascending. A filter that names an unknown
+   * field or an undecodable value fails with a `SpecificationError`.
+   */
+  readonly list: (
+    request: ListRequest<SortField>
+  ) => Effect.Effect<Pagination.Page<A>, Specification.SpecificationError>
+  /** The number of live entities (that satisfy the filter, when given). */
+  readonly count: (filter?: Specification.Spec) => Effect.Effect<number, Specification.SpecificationError>
 }
 
 /**

@@ -15,6 +15,7 @@ import * as Records from "./internal/records.ts"
 import * as Ordering from "./Ordering.ts"
 import * as Pagination from "./Pagination.ts"
 import type * as Repository from "./Repository.ts"
+import * as Specification from "./Specification.ts"
 import * as UnitOfWork from "./UnitOfWork.ts"
 
 interface Row {
@@ -138,20 +139,21 @@ export const make = <D extends Entity.Any>(
         })
       )
 
-    const list = (request: Pagination.PageRequest<Entity.SortableOf<D>>) =>
-      Effect.sync(() => {
-        const all: Array<A> = []
-        for (const row of rows.values()) if (!row.deleted) all.push(row.entity as A)
-        all.sort(Ordering.bySortKeys(request.sort))
-        const start = Pagination.offset(request)
-        return Pagination.makePage(all.slice(start, start + request.size), request, all.length)
+    const matching = (filter: Specification.Spec | undefined) =>
+      Effect.map(Specification.isSatisfiedBy(definition, filter ?? Specification.all), (test) => {
+        const found: Array<A> = []
+        for (const row of rows.values()) if (!row.deleted && test(row.entity as A)) found.push(row.entity as A)
+        return found
       })
 
-    const count = Effect.sync(() => {
-      let n = 0
-      for (const row of rows.values()) if (!row.deleted) n++
-      return n
-    })
+    const list = (request: Repository.ListRequest<Entity.SortableOf<D>>) =>
+      Effect.map(matching(request.filter), (found) => {
+        found.sort(Ordering.bySortKeys(request.sort))
+        const start = Pagination.offset(request)
+        return Pagination.makePage(found.slice(start, start + request.size), request, found.length)
+      })
+
+    const count = (filter?: Specification.Spec) => Effect.map(matching(filter), (found) => found.length)
 
     return { create, findById, update, delete: remove, list, count }
   })

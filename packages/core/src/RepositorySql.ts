@@ -26,6 +26,7 @@ import type * as Entity from "./Entity.ts"
 import * as Records from "./internal/records.ts"
 import * as Pagination from "./Pagination.ts"
 import type * as Repository from "./Repository.ts"
+import * as Specification from "./Specification.ts"
 
 const safeName = /^[A-Za-z_][A-Za-z0-9_]*$/
 
@@ -174,25 +175,32 @@ export const make = <D extends Entity.Any>(
         if (rows.length === 0) return yield* missed(id)
       }).pipe(Effect.catchTag("SqlError", Effect.die))
 
-    const count = sql<{
-      total: number
-    }>`SELECT count(*)::int AS total FROM ${table} WHERE ${deletedAt} IS NULL`.pipe(
-      Effect.map((rows) => Number(rows[0]?.total ?? 0)),
-      Effect.catchTag("SqlError", Effect.die)
-    )
+    const whereOf = (filter: Specification.Spec | undefined) =>
+      filter === undefined
+        ? Effect.succeed(sql.literal("TRUE"))
+        : Effect.provideService(Specification.toSql(definition, filter), SqlClient.SqlClient, sql)
 
-    const list = (request: Pagination.PageRequest<Entity.SortableOf<D>>) =>
+    const count = (filter?: Specification.Spec) =>
       Effect.gen(function* () {
+        const where = yield* whereOf(filter)
+        const rows = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM ${table}
+          WHERE ${deletedAt} IS NULL AND ${where}`
+        return Number(rows[0]?.total ?? 0)
+      }).pipe(Effect.catchTag("SqlError", Effect.die))
+
+    const list = (request: Repository.ListRequest<Entity.SortableOf<D>>) =>
+      Effect.gen(function* () {
+        const where = yield* whereOf(request.filter)
         const order = request.sort.map(
           (key) => sql`${column(key.field)} ${sql.literal(key.direction === "asc" ? "ASC" : "DESC")}`
         )
         // Ties are broken by id, unless the sort already names it.
         if (!request.sort.some((key) => key.field === "id")) order.push(sql`${idColumn} ASC`)
         const rows = yield* sql<{ row: unknown }>`SELECT ${rowObject} AS row FROM ${table}
-          WHERE ${deletedAt} IS NULL
+          WHERE ${deletedAt} IS NULL AND ${where}
           ORDER BY ${sql.csv(order)}
           LIMIT ${request.size} OFFSET ${Pagination.offset(request)}`
-        const total = yield* count
+        const total = yield* count(request.filter)
         return Pagination.makePage(yield* decodeRows(rows), request, total)
       }).pipe(Effect.catchTag(["SqlError", "SchemaError"], Effect.die))
 

@@ -94,7 +94,7 @@ for (const backend of backends) {
             const created = yield* repo.create({ ...widget, sku: `H-${i}`, name })
             assert.strictEqual((yield* repo.findById(created.id)).name, name)
           }
-          assert.strictEqual(yield* repo.count, hostile.length)
+          assert.strictEqual(yield* repo.count(), hostile.length)
         })
       )
     }

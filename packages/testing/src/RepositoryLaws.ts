@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { type Entity, Ordering, Pagination, type Repository } from "@org/core"
+import { type Entity, Ordering, Pagination, type Repository, Specification } from "@org/core"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -57,8 +57,9 @@ export type Command =
       readonly page: number
       readonly size: number
       readonly sort: ReadonlyArray<Pagination.SortKey<SortField>>
+      readonly filter: Specification.Spec | undefined
     }
-  | { readonly _tag: "Count" }
+  | { readonly _tag: "Count"; readonly filter: Specification.Spec | undefined }
   | { readonly _tag: "Tick"; readonly millis: number }
 
 // A small alphabet makes ties and duplicates common; it includes characters
@@ -113,6 +114,39 @@ const sortKey: fc.Arbitrary<Pagination.SortKey<SortField>> = fc.record({
   direction: Pagination.Direction.members.length === 2 ? fc.constantFrom("asc", "desc") : fc.constant("asc")
 })
 
+const W = Specification.of(Widget)
+
+// Filters over the fixture's fields, with values drawn from the same small
+// pools as the data, so they are often true and often false. (The full
+// equivalence of the two interpreters is proven by the Specification tests;
+// here filters only have to flow through list and count the same way.)
+const atom: fc.Arbitrary<Specification.Spec> = fc.oneof(
+  fields.name.map((v) => W.field("name").eq(v)),
+  fields.sku.map((v) => W.field("sku").ne(v)),
+  fields.price.map((v) => W.field("price").gte(v)),
+  fields.quantity.map((v) => W.field("quantity").lt(v)),
+  fc.boolean().map((v) => W.field("active").eq(v)),
+  fc.constant(W.field("note").isNull()),
+  fc.uniqueArray(fields.sku, { maxLength: 3 }).map((vs) => W.field("sku").in(vs)),
+  fc.constantFrom("%a%", "b_", "%\\%%", "%\\_%").map((p) => W.field("name").ilike(p))
+)
+
+/**
+ * Arbitrary filter on the fixture entity: atoms combined with and/or/not.
+ *
+ * @since 0.1.0
+ * @category arbitraries
+ */
+export const filter: fc.Arbitrary<Specification.Spec> = fc.letrec<{ spec: Specification.Spec }>((tie) => ({
+  spec: fc.oneof(
+    { depthSize: "small", withCrossShrink: true },
+    atom,
+    fc.array(tie("spec"), { maxLength: 3 }).map(Specification.and),
+    fc.array(tie("spec"), { maxLength: 3 }).map(Specification.or),
+    tie("spec").map(Specification.not)
+  )
+})).spec
+
 /**
  * Arbitrary command, weighted towards writes so that state builds up.
  *
@@ -133,11 +167,15 @@ export const command: fc.Arbitrary<Command> = fc.oneof(
       .record({
         page: fc.integer({ min: 1, max: 4 }),
         size: fc.integer({ min: 1, max: 7 }),
-        sort: fc.uniqueArray(sortKey, { maxLength: 3, selector: (key) => key.field })
+        sort: fc.uniqueArray(sortKey, { maxLength: 3, selector: (key) => key.field }),
+        filter: fc.option(filter, { nil: undefined })
       })
       .map((c) => ({ _tag: "List" as const, ...c }))
   },
-  { weight: 1, arbitrary: fc.constant({ _tag: "Count" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.option(filter, { nil: undefined }).map((filter) => ({ _tag: "Count" as const, filter }))
+  },
   {
     weight: 1,
     arbitrary: fc.integer({ min: 1, max: 5_000 }).map((millis) => ({ _tag: "Tick" as const, millis }))
@@ -261,15 +299,15 @@ class Model {
     return { ok: undefined }
   }
 
-  list(request: Pagination.PageRequest<SortField>): Outcome {
-    const live = this.rows.filter((row) => !row.deleted).map(observeModel)
+  list(request: Pagination.PageRequest<SortField>, test: (row: ModelRow) => boolean): Outcome {
+    const live = this.rows.filter((row) => !row.deleted && test(row)).map(observeModel)
     live.sort(Ordering.bySortKeys(request.sort))
     const start = Pagination.offset(request)
     return { ok: Pagination.makePage(live.slice(start, start + request.size), request, live.length) }
   }
 
-  count(): Outcome {
-    return { ok: this.rows.filter((row) => !row.deleted).length }
+  count(test: (row: ModelRow) => boolean): Outcome {
+    return { ok: this.rows.filter((row) => !row.deleted && test(row)).length }
   }
 }
 
@@ -279,13 +317,14 @@ class Model {
 type WidgetRepository = Repository.ForEntity<typeof Widget>
 
 const outcomeOf = <A>(
-  exit: Exit.Exit<A, Repository.NotFound | Repository.Conflict>,
+  exit: Exit.Exit<A, Repository.NotFound | Repository.Conflict | Specification.SpecificationError>,
   observe: (a: A) => unknown
 ) => {
   if (Exit.isSuccess(exit)) return { ok: observe(exit.value) }
   const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
   if (error === undefined || error._tag !== "Fail") return { defect: String(exit.cause) }
   const failure = error.error
+  if (failure._tag === "UnknownField" || failure._tag === "InvalidValue") return { error: failure._tag }
   return failure._tag === "NotFound"
     ? { error: "NotFound" }
     : {
@@ -330,6 +369,20 @@ export const runScenario = (repository: WidgetRepository, commands: ReadonlyArra
       return expect === "current" ? version : version + 1
     }
 
+    // The model filters with the in-memory interpreter, on rows shaped as entities.
+    const modelTest = (spec: Specification.Spec | undefined) =>
+      Effect.map(
+        Effect.orDie(Specification.isSatisfiedBy(Widget, spec ?? Specification.all)),
+        (test) => (row: ModelRow) =>
+          test({
+            ...row.fields,
+            id: ids[row.n],
+            createdAt: DateTime.makeUnsafe(row.createdAt),
+            updatedAt: DateTime.makeUnsafe(row.updatedAt),
+            version: row.version
+          } as Entity.Type<typeof Widget>)
+      )
+
     for (const [step, c] of commands.entries()) {
       let actual: unknown
       let expected: Outcome
@@ -371,8 +424,11 @@ export const runScenario = (repository: WidgetRepository, commands: ReadonlyArra
           break
         }
         case "List": {
-          const request = Pagination.request({ page: c.page, size: c.size, sort: c.sort })
-          expected = model.list(request)
+          const request = {
+            ...Pagination.request({ page: c.page, size: c.size, sort: c.sort }),
+            filter: c.filter
+          }
+          expected = model.list(request, yield* modelTest(c.filter))
           actual = outcomeOf(yield* Effect.exit(repository.list(request)), (page) => ({
             ...page,
             items: page.items.map(observe)
@@ -380,8 +436,8 @@ export const runScenario = (repository: WidgetRepository, commands: ReadonlyArra
           break
         }
         case "Count": {
-          expected = model.count()
-          actual = outcomeOf(yield* Effect.exit(repository.count), (n) => n)
+          expected = model.count(yield* modelTest(c.filter))
+          actual = outcomeOf(yield* Effect.exit(repository.count(c.filter)), (n) => n)
           break
         }
         case "Tick": {

@@ -110,7 +110,7 @@ export const laws = {
       yield* expect((yield* left.findById(updated.id)).name === "widget U", "an update survived rollback")
       yield* expect((yield* left.findById(updated.id)).version === 1, "a version bump survived rollback")
       yield* expect(yield* exists(right, deleted.id), "a delete survived rollback")
-      yield* expect((yield* left.count) + (yield* right.count) === 2, "the counts changed")
+      yield* expect((yield* left.count()) + (yield* right.count()) === 2, "the counts changed")
       yield* expect(hooks.length === 0, "an after-commit hook ran on rollback")
     }),
 
@@ -121,7 +121,7 @@ export const laws = {
         UnitOfWork.transaction(Effect.andThen(left.create(widget("X")), Effect.die("bug")))
       )
       yield* expect(Exit.isFailure(exit), "the transaction did not fail")
-      yield* expect((yield* left.count) === 0, "a write survived a defect")
+      yield* expect((yield* left.count()) === 0, "a write survived a defect")
     }),
 
   "interruption rolls back": <R>(fresh: Effect.Effect<Fixture, never, R>) =>
@@ -140,7 +140,7 @@ export const laws = {
       )
       yield* Deferred.await(written)
       yield* Fiber.interrupt(fiber)
-      yield* expect((yield* left.count) + (yield* right.count) === 0, "a write survived interruption")
+      yield* expect((yield* left.count()) + (yield* right.count()) === 0, "a write survived interruption")
     }),
 
   "a nested transaction is a savepoint: its failure, if handled, undoes only its own writes": <R>(
@@ -171,7 +171,7 @@ export const laws = {
       )
       yield* expect(yield* exists(left, outer.id), "the outer write was lost")
       yield* expect((yield* left.findById(outer.id)).quantity === 1, "the failed savepoint's update survived")
-      yield* expect((yield* right.count) === 0, "the failed savepoint's create survived")
+      yield* expect((yield* right.count()) === 0, "the failed savepoint's create survived")
       yield* expect(
         hooks.join(",") === "outer,inner released",
         `hooks ran as [${hooks.join(",")}], expected [outer,inner released]`
@@ -191,7 +191,7 @@ export const laws = {
       )
       yield* expect(Exit.isFailure(exit), "the transaction did not fail")
       yield* expect(
-        (yield* left.count) + (yield* right.count) === 0,
+        (yield* left.count()) + (yield* right.count()) === 0,
         "a released savepoint survived the rollback"
       )
     }),

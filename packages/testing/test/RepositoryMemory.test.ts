@@ -62,7 +62,7 @@ describe("RepositoryMemory", () => {
       assert.strictEqual((yield* Effect.flip(repo.delete(first.id)))._tag, "NotFound")
       const second = yield* repo.create(widget)
       assert.notStrictEqual(second.id, first.id)
-      assert.strictEqual(yield* repo.count, 1)
+      assert.strictEqual(yield* repo.count(), 1)
     }).pipe(Effect.provide(Random))
   )
 
