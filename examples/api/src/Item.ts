@@ -81,7 +81,17 @@ export const Item = Entity.make("Item", {
     ownerId: UserId
   },
   sortable: ["id", "name", "price", "quantity", "category", "createdAt", "updatedAt"],
-  filterable: ["id", "name", "description", "price", "quantity", "category", "ownerId", "createdAt", "updatedAt"]
+  filterable: [
+    "id",
+    "name",
+    "description",
+    "price",
+    "quantity",
+    "category",
+    "ownerId",
+    "createdAt",
+    "updatedAt"
+  ]
 })
 
 const { ownerId: _owner, ...clientFields } = Item.create.fields

@@ -142,7 +142,8 @@ export const make = <D extends Entity.Any>(
     const matching = (filter: Specification.Spec | undefined) =>
       Effect.map(Specification.isSatisfiedBy(definition, filter ?? Specification.all), (test) => {
         const found: Array<A> = []
-        for (const row of rows.values()) if (!row.deleted && test(row.entity as A)) found.push(row.entity as A)
+        for (const row of rows.values())
+          if (!row.deleted && test(row.entity as A)) found.push(row.entity as A)
         return found
       })
 

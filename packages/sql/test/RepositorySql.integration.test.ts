@@ -77,11 +77,14 @@ for (const backend of backends) {
             { concurrency: "unbounded" }
           )
           const failures = exits.flatMap((exit) =>
-            Exit.isFailure(exit) ? exit.cause.reasons.flatMap((r) => (r._tag === "Fail" ? [r.error] : [])) : []
+            Exit.isFailure(exit)
+              ? exit.cause.reasons.flatMap((r) => (r._tag === "Fail" ? [r.error] : []))
+              : []
           )
           assert.strictEqual(exits.filter(Exit.isSuccess).length, 1)
           assert.strictEqual(failures.length, 11)
-          for (const failure of failures) assert.deepInclude(failure, { _tag: "Conflict", reason: "stale-version" })
+          for (const failure of failures)
+            assert.deepInclude(failure, { _tag: "Conflict", reason: "stale-version" })
           assert.strictEqual((yield* repo.findById(created.id)).version, 2)
         })
       )
