@@ -30,6 +30,77 @@ import * as Specification from "./Specification.ts"
 
 const safeName = /^[A-Za-z_][A-Za-z0-9_]*$/
 
+// The SQL of one entity's table: identifiers from the allow-list only.
+const statements = (sql: SqlClient.SqlClient, definition: Entity.Any) => {
+  const columns = definition.columns
+  for (const field of Object.keys(columns)) {
+    // Field names become JSON keys in SQL text below: only plain names are allowed.
+    if (!safeName.test(field))
+      throw new Error(`${definition.name}: unsafe field name ${JSON.stringify(field)}`)
+  }
+  const column = (field: string) => sql(columns[field]!)
+  const table = sql(definition.table)
+  const idColumn = column("id")
+  const deletedAt = sql("deleted_at")
+  const rowObject = sql.literal(
+    `jsonb_build_object(${Object.keys(columns)
+      .map((field) => `'${field}', ${JSON.stringify(columns[field])}`)
+      .join(", ")})`
+  )
+  const where = (filter: Specification.Spec | undefined) =>
+    filter === undefined
+      ? Effect.succeed(sql.literal("TRUE"))
+      : Effect.provideService(Specification.toSql(definition, filter), SqlClient.SqlClient, sql)
+  const page = (request: Repository.ListRequest) =>
+    Effect.map(where(request.filter), (condition) => {
+      const order = request.sort.map(
+        (key) => sql`${column(key.field)} ${sql.literal(key.direction === "asc" ? "ASC" : "DESC")}`
+      )
+      // Ties are broken by id, unless the sort already names it.
+      if (!request.sort.some((key) => key.field === "id")) order.push(sql`${idColumn} ASC`)
+      return sql<{ row: unknown }>`SELECT ${rowObject} AS row FROM ${table}
+        WHERE ${deletedAt} IS NULL AND ${condition}
+        ORDER BY ${sql.csv(order)}
+        LIMIT ${request.size} OFFSET ${Pagination.offset(request)}`
+    })
+  const count = (filter: Specification.Spec | undefined) =>
+    Effect.map(
+      where(filter),
+      (condition) => sql<{ total: number }>`SELECT count(*)::int AS total FROM ${table}
+        WHERE ${deletedAt} IS NULL AND ${condition}`
+    )
+  return { column, table, idColumn, deletedAt, rowObject, page, count }
+}
+
+/**
+ * The statement that reads one page of a listing, exactly as
+ * `make(...).list` runs it: for `EXPLAIN` in tests and for reviews of the
+ * query plans an entity's indexes must support.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Pagination, RepositorySql, Specification } from "@org/core"
+ * import { Item } from "./Item.ts"
+ *
+ * const statement = RepositorySql.pageStatement(Item, {
+ *   ...Pagination.request({ sort: [{ field: "price", direction: "desc" }] }),
+ *   filter: Specification.field("price").gte(10)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category statements
+ */
+export const pageStatement = (
+  definition: Entity.Any,
+  request: Repository.ListRequest
+): Effect.Effect<
+  Statement.Statement<{ row: unknown }>,
+  Specification.SpecificationError,
+  SqlClient.SqlClient
+> => Effect.flatMap(SqlClient.SqlClient, (sql) => statements(sql, definition).page(request))
+
 /**
  * Makes a SQL repository for an entity over the `SqlClient` in context.
  * SQL failures other than unique violations are defects.
@@ -60,19 +131,10 @@ export const make = <D extends Entity.Any>(
     const random = yield* SecureRandom.SecureRandom
     const fieldNames = Object.keys(definition.fields)
     const columns: Readonly<Record<string, string>> = definition.columns
-    for (const field of Object.keys(columns)) {
-      // Field names become JSON keys in SQL text: only plain names are allowed.
-      if (!safeName.test(field)) return yield* Effect.die(new Error(`Unsafe field name: ${field}`))
-    }
-    const column = (field: string) => sql(columns[field]!)
-    const table = sql(definition.table)
-    const idColumn = column("id")
-    const deletedAt = sql("deleted_at")
-    const rowObject = sql.literal(
-      `jsonb_build_object(${Object.keys(columns)
-        .map((field) => `'${field}', ${JSON.stringify(columns[field])}`)
-        .join(", ")})`
-    )
+    const { column, table, idColumn, deletedAt, rowObject, ...queries } = yield* Effect.try({
+      try: () => statements(sql, definition),
+      catch: (error) => error
+    }).pipe(Effect.orDie)
     // Entity schemas need no services: the definition's `any`s are closed here.
     const decodeRow: (row: unknown) => Effect.Effect<A, Schema.SchemaError> = Schema.decodeUnknownEffect(
       definition.schema
@@ -175,31 +237,15 @@ export const make = <D extends Entity.Any>(
         if (rows.length === 0) return yield* missed(id)
       }).pipe(Effect.catchTag("SqlError", Effect.die))
 
-    const whereOf = (filter: Specification.Spec | undefined) =>
-      filter === undefined
-        ? Effect.succeed(sql.literal("TRUE"))
-        : Effect.provideService(Specification.toSql(definition, filter), SqlClient.SqlClient, sql)
-
     const count = (filter?: Specification.Spec) =>
-      Effect.gen(function* () {
-        const where = yield* whereOf(filter)
-        const rows = yield* sql<{ total: number }>`SELECT count(*)::int AS total FROM ${table}
-          WHERE ${deletedAt} IS NULL AND ${where}`
-        return Number(rows[0]?.total ?? 0)
-      }).pipe(Effect.catchTag("SqlError", Effect.die))
+      Effect.flatMap(queries.count(filter), (statement) => statement).pipe(
+        Effect.map((rows) => Number(rows[0]?.total ?? 0)),
+        Effect.catchTag("SqlError", Effect.die)
+      )
 
     const list = (request: Repository.ListRequest<Entity.SortableOf<D>>) =>
       Effect.gen(function* () {
-        const where = yield* whereOf(request.filter)
-        const order = request.sort.map(
-          (key) => sql`${column(key.field)} ${sql.literal(key.direction === "asc" ? "ASC" : "DESC")}`
-        )
-        // Ties are broken by id, unless the sort already names it.
-        if (!request.sort.some((key) => key.field === "id")) order.push(sql`${idColumn} ASC`)
-        const rows = yield* sql<{ row: unknown }>`SELECT ${rowObject} AS row FROM ${table}
-          WHERE ${deletedAt} IS NULL AND ${where}
-          ORDER BY ${sql.csv(order)}
-          LIMIT ${request.size} OFFSET ${Pagination.offset(request)}`
+        const rows = yield* yield* queries.page(request)
         const total = yield* count(request.filter)
         return Pagination.makePage(yield* decodeRows(rows), request, total)
       }).pipe(Effect.catchTag(["SqlError", "SchemaError"], Effect.die))

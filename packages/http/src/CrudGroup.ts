@@ -23,10 +23,12 @@ import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
+import * as OpenApi from "effect/http-api/OpenApi"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
+import * as Filters from "./Filters.ts"
 import * as Preconditions from "./Preconditions.ts"
 import * as Problem from "./Problem.ts"
 
@@ -140,8 +142,14 @@ export const make = <
     .add(
       HttpApiEndpoint.get("list", "/", {
         query: ListQuery(entity.sortable as ReadonlyArray<Entity.SortableOf<D>>),
-        success: Pagination.Page(schema)
-      }),
+        success: Pagination.Page(schema),
+        error: Problem.BadRequest
+      }).annotate(
+        OpenApi.Description,
+        `A page of ${entity.name} entities. Filters: \`field[op]=value\` (ANDed; a bare \`field=value\` is eq) ` +
+          `with op in ${Filters.operators.join(", ")}, on ${entity.filterable.join(", ") || "no field"}. ` +
+          `Sort on ${entity.sortable.join(", ")} (\`-\` for descending; ties broken by id).`
+      ),
       HttpApiEndpoint.post("create", "/", {
         payload: create,
         success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
@@ -255,8 +263,27 @@ export const handlers = <
             : Effect.succeed(Preconditions.expectedVersion(ifMatch, undefined))
         }
         const implementation = {
-          list: ({ query }: { readonly query: ListQueryType<Entity.SortableOf<D>> }) =>
-            repository.list(Pagination.request(query)),
+          list: ({
+            query,
+            request
+          }: {
+            readonly query: ListQueryType<Entity.SortableOf<D>>
+            readonly request: { readonly url: string }
+          }) =>
+            Filters.parse(options.entity, new URL(request.url, "http://localhost").searchParams).pipe(
+              Effect.flatMap((filter) =>
+                repository
+                  .list({ ...Pagination.request(query), filter })
+                  .pipe(
+                    Effect.mapError((error) => [
+                      { in: "query" as const, pointer: `/${error.field}`, message: error.message }
+                    ])
+                  )
+              ),
+              Effect.mapError(
+                (errors) => new Problem.BadRequest({ detail: "The request query is invalid.", errors })
+              )
+            ),
           create: ({
             payload,
             request

@@ -3,6 +3,7 @@
  */
 export * as BodyLimit from "./BodyLimit.ts"
 export * as CrudGroup from "./CrudGroup.ts"
+export * as Filters from "./Filters.ts"
 export * as Health from "./Health.ts"
 export * as HttpApp from "./HttpApp.ts"
 export * as Preconditions from "./Preconditions.ts"

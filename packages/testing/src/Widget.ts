@@ -34,6 +34,7 @@ export const Widget = Entity.make("Widget", {
     note: Schema.NullOr(Entity.Text)
   },
   sortable: ["id", "name", "sku", "price", "quantity", "active", "note", "createdAt", "updatedAt"],
+  filterable: ["id", "name", "sku", "price", "quantity", "active", "note", "createdAt", "updatedAt"],
   unique: ["sku"]
 })
 
