@@ -80,6 +80,48 @@ describe("items API", () => {
   )
 
   it.effect(
+    "the contract's list query: filters, sort with ties by id, paging",
+    () =>
+      Effect.gen(function* () {
+        const api = yield* serve()
+        const rows = [
+          { name: "Table saw", price: 499, quantity: 1, category: "tools" },
+          { name: "Hand saw", price: 25, quantity: 4, category: "tools" },
+          { name: "Saw horse", price: 25, quantity: 2, category: "garden" },
+          { name: "Rake", price: 15, quantity: 9, category: "garden" },
+          { name: "Jigsaw", price: 89.9, quantity: 3, category: "power" },
+          { name: "Sawdust", price: 5, quantity: 100, category: "tools" },
+          { name: "Chainsaw", price: 300, quantity: 1 }
+        ]
+        for (const row of rows) yield* api.call("POST", "/api/v1/items", row)
+        const page = yield* api.call(
+          "GET",
+          "/api/v1/items?page=1&size=20&sort=-price,name&price[gte]=10&category[in]=tools,garden&name[ilike]=%25saw%25"
+        )
+        assert.strictEqual(page.status, 200, page.text)
+        assert.deepStrictEqual(
+          page.body.items.map((i: { readonly name: string }) => i.name),
+          ["Table saw", "Hand saw", "Saw horse"]
+        )
+        assert.deepInclude(page.body, { page: 1, size: 20, total: 3, pages: 1 })
+        const none = yield* api.call("GET", "/api/v1/items?category[null]=true")
+        assert.deepStrictEqual(
+          none.body.items.map((i: { readonly name: string }) => i.name),
+          ["Chainsaw"]
+        )
+        const bare = yield* api.call("GET", "/api/v1/items?category=garden&sort=name")
+        assert.deepStrictEqual(
+          bare.body.items.map((i: { readonly name: string }) => i.name),
+          ["Rake", "Saw horse"]
+        )
+        const bad = yield* api.call("GET", "/api/v1/items?ownerSecret[eq]=1&price[gte]=ten")
+        assertProblem(bad, 400)
+        assert.deepStrictEqual(pointers(bad), ["/ownerSecret[eq]", "/price[gte]"])
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.effect(
     "rejects what the contract forbids with a 400 naming the field",
     () =>
       Effect.gen(function* () {
