@@ -218,7 +218,8 @@ describe("CrudGroup", () => {
         assertProblem(reply, 400)
         assert.include(failingFields(reply), pointer, query)
         // The parameter is named (it is the client's own text); no message says anything of SQL.
-        for (const error of reply.body.errors) assert.notMatch(error.message, /select|where|drop|column|syntax/i, query)
+        for (const error of reply.body.errors)
+          assert.notMatch(error.message, /select|where|drop|column|syntax/i, query)
       }
       const several = yield* client.call("GET", "/api/widgets?secret=1&price[gte]=x")
       assert.deepStrictEqual(failingFields(several), ["/secret", "/price[gte]"])
