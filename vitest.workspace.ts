@@ -21,6 +21,7 @@ export const projects = [
   project("core", "packages/core"),
   project("testing", "packages/testing"),
   project("sql", "packages/sql"),
+  project("redis", "packages/redis"),
   project("http", "packages/http"),
   project("example-api", "examples/api")
 ]
