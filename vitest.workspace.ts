@@ -4,7 +4,7 @@
  */
 import { defineProject } from "vitest/config"
 
-const project = (name: string, dir: string) =>
+const project = (name: string, dir: string, options: { readonly fileParallelism?: boolean } = {}) =>
   defineProject({
     // Workspace packages resolve to their TypeScript sources, not `dist/`.
     resolve: { conditions: ["@org/source"] },
@@ -13,7 +13,8 @@ const project = (name: string, dir: string) =>
       name,
       root: dir,
       include: ["test/**/*.test.ts"],
-      environment: "node"
+      environment: "node",
+      ...options
     }
   })
 
@@ -21,7 +22,8 @@ export const projects = [
   project("core", "packages/core"),
   project("testing", "packages/testing"),
   project("sql", "packages/sql"),
-  project("redis", "packages/redis"),
+  // One file at a time: a test pauses the shared Redis server (CLIENT PAUSE).
+  project("redis", "packages/redis", { fileParallelism: false }),
   project("http", "packages/http"),
   project("example-api", "examples/api")
 ]

@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import { Entity, type Repository, RepositoryMemory, RepositorySql } from "@org/core"
-import { Context, Layer, Schema } from "effect"
+import { Entity, type Repository, RepositoryCache, RepositoryMemory, RepositorySql } from "@org/core"
+import { Context, Effect, Layer, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 
 /**
@@ -123,10 +123,21 @@ export const UpdateItem = Schema.Struct(clientPatch)
 export class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()(
   "@org/example-api/Items"
 ) {
-  /** Items in Postgres (needs a `SqlClient`). */
-  static readonly layer = Layer.effect(Items, RepositorySql.make(Item)).pipe(
-    Layer.provide(SecureRandom.layerWebCrypto)
-  )
+  /**
+   * Items in Postgres (needs a `SqlClient`), reads by id through the tiered
+   * cache (needs a `CacheStore` and an `InvalidationBus`: memory or Redis).
+   * L1 copies live at most 30 s, the bound on staleness if an invalidation
+   * message is lost; L2 entries 5 minutes.
+   */
+  static readonly layer = Layer.effect(
+    Items,
+    Effect.flatMap(RepositorySql.make(Item), (repository) =>
+      RepositoryCache.make(Item, repository, {
+        ttl: "5 minutes",
+        l1: { maxEntries: 10_000, maxTtl: "30 seconds" }
+      })
+    )
+  ).pipe(Layer.provide(SecureRandom.layerWebCrypto))
   /** Items in memory, for tests. */
   static readonly layerMemory = Layer.effect(Items, RepositoryMemory.make(Item)).pipe(
     Layer.provide(SecureRandom.layerWebCrypto)

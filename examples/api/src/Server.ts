@@ -36,17 +36,21 @@ export const ItemsHandlers = CrudGroup.handlers(Api, "items", {
 export const DatabaseCheck = Health.check("database", PgDatabase.ready("2 seconds"), { timeout: "3 seconds" })
 
 /**
- * The served app without its dependencies: needs `Items`, a `SqlClient` (for
- * readiness) and the HTTP platform.
+ * The served app. `services` provides `Items` (and may register more
+ * readiness checks, e.g. Redis); the app still needs a `SqlClient` (for the
+ * database check) and the HTTP platform.
  *
  * @since 0.1.0
  * @category layers
  */
-export const makeApp = (options: { readonly bodyLimit?: number | undefined }) =>
+export const makeApp = <E, R>(options: {
+  readonly bodyLimit?: number | undefined
+  readonly services: Layer.Layer<Items, E, R>
+}) =>
   HttpApp.layer({
     api: Api,
     handlers: Layer.mergeAll(ItemsHandlers, Health.layer(Api)).pipe(
-      Layer.provide(DatabaseCheck),
+      Layer.provide(Layer.merge(DatabaseCheck, options.services)),
       Layer.provideMerge(Health.Checks.layer)
     ),
     bodyLimit: options.bodyLimit

@@ -15,6 +15,7 @@ import { Cause, Console, Effect, Exit, Layer, Logger, Option, References, Runtim
 import { HttpServer } from "effect/http"
 import type { LogLevel } from "effect/LogLevel"
 import * as AppConfig from "./AppConfig.ts"
+import * as Caching from "./Caching.ts"
 import { Items } from "./Item.ts"
 import { migrations } from "./Migrations.ts"
 import { makeApp } from "./Server.ts"
@@ -49,7 +50,8 @@ const program = Effect.gen(function* () {
     onSome: Effect.succeed
   })
   const Database = Layer.provideMerge(Migrations.layer(migrations), PgDatabase.layerConfig)
-  const App = makeApp({ bodyLimit }).pipe(Layer.provide(Items.layer), Layer.provideMerge(Database))
+  const services = Items.layer.pipe(Layer.provide(Caching.layerConfig))
+  const App = makeApp({ bodyLimit, services }).pipe(Layer.provideMerge(Database))
   // Listen only once the database is open and migrated: Node accepts
   // connections as soon as it listens, and a request that arrives before the
   // app is attached would wait forever. (`Layer.provide` builds its argument

@@ -5,6 +5,7 @@
 import { HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
 import { Effect, Layer, Logger } from "effect"
+import * as Caching from "../src/Caching.ts"
 import { Items } from "../src/Item.ts"
 import { migrations } from "../src/Migrations.ts"
 import { makeApp } from "../src/Server.ts"
@@ -29,11 +30,8 @@ const parse = (text: string): unknown => {
 /** The app on a migrated test database, with logging silenced. */
 export const AppLayer = (options: { readonly bodyLimit?: number } = {}) => {
   const Database = Layer.provideMerge(Migrations.layer(migrations), SqlTest.layer)
-  return makeApp(options).pipe(
-    Layer.provide(Items.layer),
-    Layer.provide(Database),
-    Layer.provide(Logger.layer([]))
-  )
+  const services = Items.layer.pipe(Layer.provide(Caching.layerMemory))
+  return makeApp({ ...options, services }).pipe(Layer.provide(Database), Layer.provide(Logger.layer([])))
 }
 
 /** Serves the app in memory for the scope; `call` sends one request. */

@@ -1,12 +1,22 @@
 /**
  * @since 0.1.0
  */
+export * as Bulkhead from "./Bulkhead.ts"
+export * as Cached from "./Cached.ts"
+export * as CacheStore from "./CacheStore.ts"
+export * as CircuitBreaker from "./CircuitBreaker.ts"
 export * as Entity from "./Entity.ts"
+export * as InvalidationBus from "./InvalidationBus.ts"
+export * as LruCache from "./LruCache.ts"
 export * as Ordering from "./Ordering.ts"
 export * as Pagination from "./Pagination.ts"
 export * as Repository from "./Repository.ts"
+export * as RepositoryCache from "./RepositoryCache.ts"
 export * as RepositoryMemory from "./RepositoryMemory.ts"
 export * as RepositorySql from "./RepositorySql.ts"
 export * as Result from "./Result.ts"
+export * as Retry from "./Retry.ts"
 export * as Specification from "./Specification.ts"
+export * as TieredCache from "./TieredCache.ts"
+export * as Timeout from "./Timeout.ts"
 export * as UnitOfWork from "./UnitOfWork.ts"

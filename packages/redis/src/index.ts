@@ -2,3 +2,5 @@
  * @since 0.1.0
  */
 export * as IoRedis from "./IoRedis.ts"
+export * as RedisCacheStore from "./RedisCacheStore.ts"
+export * as RedisInvalidationBus from "./RedisInvalidationBus.ts"
