@@ -37,7 +37,7 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
           )
           return yield* TieredCache.make({
             name: "bench-tiered",
-            namespace: "items:",
+            namespace: "items",
             schema: Item,
             ttl: "1 minute",
             l1: { maxEntries: 1 },

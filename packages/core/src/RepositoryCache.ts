@@ -62,7 +62,7 @@ export const make = <D extends Entity.Any>(
   Effect.gen(function* () {
     const cache = yield* TieredCache.make<Entity.Type<D>, unknown>({
       name: definition.name,
-      namespace: `${definition.table}:`,
+      namespace: definition.table,
       schema: definition.schema,
       ttl: options.ttl,
       ...(options.l1 === undefined ? {} : { l1: options.l1 }),
