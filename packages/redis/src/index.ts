@@ -3,4 +3,5 @@
  */
 export * as IoRedis from "./IoRedis.ts"
 export * as RedisCacheStore from "./RedisCacheStore.ts"
+export * as RedisCircuitBreakerStore from "./RedisCircuitBreakerStore.ts"
 export * as RedisInvalidationBus from "./RedisInvalidationBus.ts"
