@@ -24,6 +24,7 @@ export const projects = [
   project("sql", "packages/sql"),
   // One file at a time: a test pauses the shared Redis server (CLIENT PAUSE).
   project("redis", "packages/redis", { fileParallelism: false }),
+  project("auth", "packages/auth"),
   project("http", "packages/http"),
   project("example-api", "examples/api")
 ]
