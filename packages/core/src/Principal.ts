@@ -21,6 +21,8 @@ export interface Principal {
   readonly tokenId: string
   readonly issuedAt: number
   readonly expiresAt: number
+  /** The login session (refresh-token family) the token belongs to, if any. */
+  readonly sessionId?: string | undefined
 }
 
 /**

@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import { type Entity, Pagination, type Repository } from "@org/core"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import type * as HttpApi from "effect/http-api/HttpApi"
@@ -98,6 +99,14 @@ export const ListQuery = <const Field extends string>(sortable: ReadonlyArray<Fi
 })
 
 /**
+ * The five operations of a CRUD group.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Operation = "list" | "create" | "get" | "update" | "delete"
+
+/**
  * Builds the CRUD `HttpApiGroup` of an entity under `path`:
  * `GET /` (page), `POST /` (201 + `Location`), `GET /:id`, `PATCH /:id`,
  * `DELETE /:id` (204, soft delete). The create and update payloads default
@@ -128,8 +137,20 @@ export const make = <
     readonly path: `/${string}`
     readonly create?: Create
     readonly update?: Update
+    /**
+     * Annotations per endpoint, for example the permissions of each route
+     * (`Authentication.requires(policy, "items:read")`).
+     */
+    readonly annotations?: { readonly [K in Operation]?: Context.Context<never> } | undefined
   }
 ) => {
+  const annotated = <E extends { readonly annotateMerge: (annotations: Context.Context<never>) => unknown }>(
+    operation: Operation,
+    endpoint: E
+  ): E =>
+    (options.annotations?.[operation] === undefined
+      ? endpoint
+      : endpoint.annotateMerge(options.annotations[operation])) as E
   const { entity } = options
   const params = { id: entity.idSchema }
   const create = options.create ?? (entity.create as unknown as Create)
@@ -140,57 +161,74 @@ export const make = <
   const ifMatch = { "if-match": Schema.optionalKey(Schema.String) }
   return HttpApiGroup.make(name)
     .add(
-      HttpApiEndpoint.get("list", "/", {
-        query: ListQuery(entity.sortable as ReadonlyArray<Entity.SortableOf<D>>),
-        success: Pagination.Page(schema),
-        error: Problem.BadRequest
-      }).annotate(
-        OpenApi.Description,
-        `A page of ${entity.name} entities. Filters: \`field[op]=value\` (ANDed; a bare \`field=value\` is eq) ` +
-          `with op in ${Filters.operators.join(", ")}, on ${entity.filterable.join(", ") || "no field"}. ` +
-          `Sort on ${entity.sortable.join(", ")} (\`-\` for descending; ties broken by id).`
+      annotated(
+        "list",
+        HttpApiEndpoint.get("list", "/", {
+          query: ListQuery(entity.sortable as ReadonlyArray<Entity.SortableOf<D>>),
+          success: Pagination.Page(schema),
+          error: Problem.BadRequest
+        }).annotate(
+          OpenApi.Description,
+          `A page of ${entity.name} entities. Filters: \`field[op]=value\` (ANDed; a bare \`field=value\` is eq) ` +
+            `with op in ${Filters.operators.join(", ")}, on ${entity.filterable.join(", ") || "no field"}. ` +
+            `Sort on ${entity.sortable.join(", ")} (\`-\` for descending; ties broken by id).`
+        )
       ),
-      HttpApiEndpoint.post("create", "/", {
-        payload: create,
-        success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
-          location: Schema.String,
-          etag: Schema.String
-        }),
-        error: Problem.Conflict
-      }),
-      HttpApiEndpoint.get("get", "/:id", {
-        params,
-        headers: { "if-none-match": Schema.optionalKey(Schema.String) },
-        success: versioned(schema),
-        error: Problem.NotFound
-      }),
-      HttpApiEndpoint.patch("update", "/:id", {
-        params,
-        headers: ifMatch,
-        payload: update,
-        success: versioned(schema),
-        error: [Problem.NotFound, Problem.Conflict, Problem.PreconditionFailed]
-      }),
-      HttpApiEndpoint.delete("delete", "/:id", {
-        params,
-        headers: ifMatch,
-        success: HttpApiSchema.NoContent,
-        error: [Problem.NotFound, Problem.PreconditionFailed]
-      })
+      annotated(
+        "create",
+        HttpApiEndpoint.post("create", "/", {
+          payload: create,
+          success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
+            location: Schema.String,
+            etag: Schema.String
+          }),
+          error: Problem.Conflict
+        })
+      ),
+      annotated(
+        "get",
+        HttpApiEndpoint.get("get", "/:id", {
+          params,
+          headers: { "if-none-match": Schema.optionalKey(Schema.String) },
+          success: versioned(schema),
+          error: Problem.NotFound
+        })
+      ),
+      annotated(
+        "update",
+        HttpApiEndpoint.patch("update", "/:id", {
+          params,
+          headers: ifMatch,
+          payload: update,
+          success: versioned(schema),
+          error: [Problem.NotFound, Problem.Conflict, Problem.PreconditionFailed, Problem.Forbidden]
+        })
+      ),
+      annotated(
+        "delete",
+        HttpApiEndpoint.delete("delete", "/:id", {
+          params,
+          headers: ifMatch,
+          success: HttpApiSchema.NoContent,
+          error: [Problem.NotFound, Problem.PreconditionFailed, Problem.Forbidden]
+        })
+      )
     )
     .prefix(options.path)
 }
 
 /**
  * Maps a repository error to the problem the CRUD endpoints declare:
- * `NotFound` -> 404, duplicate -> 409, stale version -> 412.
+ * `NotFound` -> 404, duplicate -> 409, stale version -> 412 (a 403 from an
+ * object-level check passes through).
  *
  * @since 0.1.0
  * @category errors
  */
 export const toProblem = (
-  error: Repository.NotFound | Repository.Conflict
-): Problem.NotFound | Problem.Conflict | Problem.PreconditionFailed => {
+  error: Repository.NotFound | Repository.Conflict | Problem.Forbidden
+): Problem.NotFound | Problem.Conflict | Problem.PreconditionFailed | Problem.Forbidden => {
+  if (error._tag === "ForbiddenProblem") return error
   if (error._tag === "NotFound") return new Problem.NotFound({ detail: error.message })
   return error.reason === "duplicate"
     ? new Problem.Conflict({ detail: error.message })
@@ -226,7 +264,8 @@ export const handlers = <
   D extends Entity.Any,
   R,
   Payload = Entity.CreateOf<D>,
-  RC = never
+  RC = never,
+  RA = never
 >(
   api: HttpApi.HttpApi<ApiId, Groups>,
   name: Name,
@@ -234,12 +273,24 @@ export const handlers = <
     readonly entity: D
     readonly repository: Effect.Effect<Repository.ForEntity<D>, never, R>
     readonly toCreate?: (payload: Payload) => Effect.Effect<Entity.CreateOf<D>, never, RC>
+    /**
+     * Object-level checks run on the current entity before it is changed
+     * (for example "only the owner, or someone with `:any`"); a failure is
+     * a 403 and nothing is written.
+     */
+    readonly authorize?:
+      | {
+          readonly update?: (current: D["schema"]["Type"]) => Effect.Effect<void, Problem.Forbidden, RA>
+          readonly delete?: (current: D["schema"]["Type"]) => Effect.Effect<void, Problem.Forbidden, RA>
+        }
+      | undefined
   }
 ): Layer.Layer<
   HttpApiGroup.Service<ApiId, Name>,
   never,
   | R
   | RC
+  | RA
   | HttpApiEndpoint.Middleware<HttpApiGroup.EndpointsWithIdentifier<Groups, Name>>
   | HttpApiEndpoint.MiddlewareServices<HttpApiGroup.EndpointsWithIdentifier<Groups, Name>>
 > =>
@@ -251,14 +302,22 @@ export const handlers = <
         const repository = yield* options.repository
         const toCreate =
           options.toCreate ?? ((payload: Payload) => Effect.succeed(payload as unknown as Entity.CreateOf<D>))
-        // Several tags in If-Match need the current version to pick from.
-        const expectedVersion = (id: Entity.IdOf<D>, headers: IfMatchHeaders) => {
+        // Several tags in If-Match need the current version to pick from, and
+        // an object-level check needs the current entity: read it only then.
+        const expectedVersion = (
+          id: Entity.IdOf<D>,
+          headers: IfMatchHeaders,
+          guard: ((current: D["schema"]["Type"]) => Effect.Effect<void, Problem.Forbidden, RA>) | undefined
+        ) => {
           const ifMatch = Preconditions.parseIfMatch(headers["if-match"])
           const several =
             Option.isSome(ifMatch) && ifMatch.value._tag === "Versions" && ifMatch.value.versions.length > 1
-          return several
-            ? Effect.map(repository.findById(id), (current) =>
-                Preconditions.expectedVersion(ifMatch, current.version)
+          return several || guard !== undefined
+            ? Effect.flatMap(repository.findById(id), (current) =>
+                Effect.as(
+                  guard === undefined ? Effect.void : guard(current),
+                  Preconditions.expectedVersion(ifMatch, several ? current.version : undefined)
+                )
               )
             : Effect.succeed(Preconditions.expectedVersion(ifMatch, undefined))
         }
@@ -334,7 +393,7 @@ export const handlers = <
             readonly headers: IfMatchHeaders
             readonly payload: Entity.PatchOf<D>
           }) =>
-            expectedVersion(params.id, headers).pipe(
+            expectedVersion(params.id, headers, options.authorize?.update).pipe(
               Effect.flatMap((expectedVersion) => repository.update(params.id, payload, { expectedVersion })),
               Effect.map((entity) =>
                 HttpApiSchema.withHeaders({
@@ -345,7 +404,7 @@ export const handlers = <
               Effect.mapError(toProblem)
             ),
           delete: ({ params, headers }: { readonly params: IdParams<D>; readonly headers: IfMatchHeaders }) =>
-            expectedVersion(params.id, headers).pipe(
+            expectedVersion(params.id, headers, options.authorize?.delete).pipe(
               Effect.flatMap((expectedVersion) => repository.delete(params.id, { expectedVersion })),
               Effect.mapError(toProblem)
             )

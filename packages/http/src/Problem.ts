@@ -62,7 +62,8 @@ export const types = {
   payloadTooLarge: "https://errors.org.dev/payload-too-large",
   unsupportedMediaType: "https://errors.org.dev/unsupported-media-type",
   tooManyRequests: "https://errors.org.dev/too-many-requests",
-  internal: "https://errors.org.dev/internal"
+  internal: "https://errors.org.dev/internal",
+  serviceUnavailable: "https://errors.org.dev/service-unavailable"
 } as const
 
 /**
@@ -303,6 +304,19 @@ export class InternalServerError extends Class<InternalServerError>()("InternalS
   title: "Internal Server Error"
 }) {}
 
+/**
+ * 503: a dependency the request needs cannot answer (for example no
+ * revocation source is reachable). Never used for a client's mistake.
+ *
+ * @since 0.1.0
+ * @category problems
+ */
+export class ServiceUnavailable extends Class<ServiceUnavailable>()("ServiceUnavailableProblem", {
+  type: types.serviceUnavailable,
+  status: 503,
+  title: "Service Unavailable"
+}) {}
+
 // -----------------------------------------------------------------------------
 // Ad hoc problems
 // -----------------------------------------------------------------------------
@@ -430,7 +444,8 @@ const typeByStatus: Readonly<Record<number, string>> = {
   413: types.payloadTooLarge,
   415: types.unsupportedMediaType,
   429: types.tooManyRequests,
-  500: types.internal
+  500: types.internal,
+  503: types.serviceUnavailable
 }
 
 /**

@@ -108,8 +108,20 @@ export const headersFor = (path: string, options?: Options): Readonly<Record<str
 }
 
 /**
+ * The challenge sent with a 401 that carries none (RFC 9110 requires one on
+ * every 401; RFC 6750 names the Bearer scheme).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const bearerChallenge = 'Bearer realm="api"'
+
+/**
  * Applies the security headers of a request to a response and removes the
- * banner headers.
+ * banner headers. Two rules depend on the exchange: a response to a request
+ * that carried credentials (`Authorization`) gets `Cache-Control: no-store`,
+ * whatever the handler set, so no shared cache keeps a user's data; a 401
+ * without `WWW-Authenticate` gets `bearerChallenge`.
  *
  * @since 0.1.0
  * @category combinators
@@ -120,6 +132,11 @@ export const apply = (
   options?: Options
 ): HttpServerResponse.HttpServerResponse => {
   let out = HttpServerResponse.setHeaders(response, headersFor(pathOf(request.url), options))
+  if (request.headers.authorization !== undefined)
+    out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
+  if (out.status === 401 && out.headers["www-authenticate"] === undefined) {
+    out = HttpServerResponse.setHeader(out, "www-authenticate", bearerChallenge)
+  }
   for (const name of bannerHeaders) {
     if (name in out.headers) out = HttpServerResponse.removeHeader(out, name)
   }
