@@ -4,12 +4,14 @@
  *
  * @since 0.1.0
  */
-import { CrudGroup, Health, HttpApp } from "@org/http"
+import { Authentication, CrudGroup, Health, HttpApp } from "@org/http"
 import { HttpApi, OpenApi } from "effect/http-api"
+import { AuthGroup, itemPermissions, JwksGroup, SessionGroup, UsersGroup } from "./AuthApi.ts"
 import { CreateItem, Item, UpdateItem } from "./Item.ts"
 
 /**
- * `/api/v1/items`: list, create, get, update, delete.
+ * `/api/v1/items`: list, create, get, update, delete; each route needs a
+ * bearer token with the permission of the contract.
  *
  * @since 0.1.0
  * @category groups
@@ -18,8 +20,11 @@ export const ItemsGroup = CrudGroup.make("items", {
   entity: Item,
   path: "/api/v1/items",
   create: CreateItem,
-  update: UpdateItem
-}).annotateMerge(OpenApi.annotations({ title: "Items", description: "Items for sale, soft-deleted" }))
+  update: UpdateItem,
+  annotations: itemPermissions
+})
+  .middleware(Authentication.Authentication)
+  .annotateMerge(OpenApi.annotations({ title: "Items", description: "Items for sale, soft-deleted" }))
 
 /**
  * The whole API.
@@ -30,6 +35,10 @@ export const ItemsGroup = CrudGroup.make("items", {
 export class Api extends HttpApp.api(
   HttpApi.make("example-api")
     .add(Health.Group)
+    .add(JwksGroup)
+    .add(AuthGroup)
+    .add(SessionGroup)
+    .add(UsersGroup)
     .add(ItemsGroup)
     .annotateMerge(
       OpenApi.annotations({

@@ -1,27 +1,34 @@
 /**
- * Where the example's shared cache state lives: in memory by default (one
+ * Where the example's shared state lives: in memory by default (one
  * process), in Redis when `REDIS_URL` is set (every instance shares the L2
- * cache, and invalidations reach every instance's L1 over pub/sub). With
- * Redis configured, readiness also checks it.
+ * cache, invalidations reach every instance's L1 over pub/sub, and token
+ * revocations are seen everywhere). With Redis configured, readiness also
+ * checks it.
  *
  * @since 0.1.0
  */
-import { CacheStore, InvalidationBus } from "@org/core"
+import { CacheStore, InvalidationBus, RevocationStore } from "@org/core"
 import { Health } from "@org/http"
-import { IoRedis, RedisCacheStore, RedisInvalidationBus } from "@org/redis"
+import { IoRedis, RedisCacheStore, RedisInvalidationBus, RedisRevocationStore } from "@org/redis"
+import { SqlRevocationStore } from "@org/sql"
 import { Config, Effect, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
 
 /**
- * In-process cache state.
+ * In-process state: cache, invalidations, revocations.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory = Layer.mergeAll(CacheStore.layerMemory, InvalidationBus.layerMemory)
+export const layerMemory = Layer.mergeAll(
+  CacheStore.layerMemory,
+  InvalidationBus.layerMemory,
+  RevocationStore.layerMemory
+)
 
 /**
- * Redis-backed cache state, plus a `redis` readiness check (`PING`).
+ * Redis-backed state (revocations with a durable copy in Postgres, so this
+ * needs a `SqlClient`), plus a `redis` readiness check (`PING`).
  *
  * @since 0.1.0
  * @category layers
@@ -29,6 +36,11 @@ export const layerMemory = Layer.mergeAll(CacheStore.layerMemory, InvalidationBu
 export const layerRedis = Layer.mergeAll(
   RedisCacheStore.layer({ namespace: "example-api:cache:" }),
   RedisInvalidationBus.layer({ channel: "example-api:cache:invalidations" }),
+  // Revocations in Redis for speed and cross-instance visibility, with the
+  // durable copy in Postgres that survives a Redis restart or outage.
+  RedisRevocationStore.layer({ namespace: "example-api:revocations:" }).pipe(
+    Layer.provide(RedisRevocationStore.layerDurable(SqlRevocationStore.layer()))
+  ),
   Health.check(
     "redis",
     Effect.flatMap(Redis.Redis, (redis) => redis.send("PING"))

@@ -17,8 +17,7 @@ import * as SecureRandom from "effect/crypto/SecureRandom"
 export const ItemId = Entity.Uuid.pipe(Schema.brand("ItemId"))
 
 /**
- * A user id (UUID). Users arrive with authentication; until then every item
- * is owned by {@link Owner.anonymous}.
+ * A user id (UUID v7, as the users store assigns them).
  *
  * @since 0.1.0
  * @category models

@@ -5,8 +5,11 @@
  *
  * @since 0.1.0
  */
+import { RefreshTokens } from "@org/auth"
+import { SqlRevocationStore } from "@org/sql"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
+import * as User from "./User.ts"
 
 /**
  * All migrations, keyed `<id>_<name>`.
@@ -44,5 +47,9 @@ export const migrations = {
     }
     yield* sql`CREATE INDEX items_live_id ON items (id) WHERE deleted_at IS NULL`
     yield* sql`CREATE INDEX items_live_category_price ON items (category, price, id) WHERE deleted_at IS NULL`
-  })
+  }),
+  // Accounts, refresh-token families and the durable revocation list.
+  "3_users": User.migration,
+  "4_auth_refresh_tokens": RefreshTokens.migration,
+  "5_auth_revocations": SqlRevocationStore.migration
 }

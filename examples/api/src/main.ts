@@ -7,7 +7,9 @@
  * @since 0.1.0
  */
 import { createServer } from "node:http"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { BodyLimit, HttpApp } from "@org/http"
 import { Migrations, PgDatabase } from "@org/sql"
@@ -18,6 +20,7 @@ import * as AppConfig from "./AppConfig.ts"
 import * as Caching from "./Caching.ts"
 import { Items } from "./Item.ts"
 import { migrations } from "./Migrations.ts"
+import * as Security from "./Security.ts"
 import { makeApp } from "./Server.ts"
 
 const logLevels: Record<(typeof AppConfig.logLevels)[number], LogLevel> = {
@@ -50,7 +53,16 @@ const program = Effect.gen(function* () {
     onSome: Effect.succeed
   })
   const Database = Layer.provideMerge(Migrations.layer(migrations), PgDatabase.layerConfig)
-  const services = Items.layer.pipe(Layer.provide(Caching.layerConfig))
+  const Stores = Caching.layerConfig
+  // Keys first: a bad or missing key stops the start before the database opens.
+  const secrets = yield* Security.loadSecrets(config).pipe(
+    Effect.provide(Layer.merge(NodeFileSystem.layer, NodePath.layer))
+  )
+  const SecurityLive = Security.layer({ config, ...secrets })
+  const services = Layer.mergeAll(Items.layer, Security.seedAdmin(config)).pipe(
+    Layer.provideMerge(SecurityLive),
+    Layer.provide(Stores)
+  )
   const App = makeApp({ bodyLimit, services }).pipe(Layer.provideMerge(Database))
   // Listen only once the database is open and migrated: Node accepts
   // connections as soon as it listens, and a request that arrives before the

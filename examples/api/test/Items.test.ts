@@ -46,7 +46,7 @@ describe("items API", () => {
           "updatedAt",
           "version"
         ])
-        assert.deepInclude(item, { ...saw, version: 1, ownerId: "00000000-0000-0000-0000-000000000000" })
+        assert.deepInclude(item, { ...saw, version: 1, ownerId: api.user.id })
         assert.match(item.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
         assert.match(item.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
         assert.strictEqual(created.headers.get("location"), `/api/v1/items/${item.id}`)

@@ -3,14 +3,17 @@
  * the real entry point as a process (configuration errors).
  */
 import { spawnSync } from "node:child_process"
+import { mkdtempSync } from "node:fs"
 import { createServer } from "node:http"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { HttpApp } from "@org/http"
 import { Context, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
-import { AppLayer } from "./client.ts"
+import { AppLayer, makeApi } from "./client.ts"
 
 const Listening = HttpApp.serve(AppLayer()).pipe(
   Layer.provideMerge(NodeHttpServer.layer(createServer, { host: "127.0.0.1", port: 0 }))
@@ -18,15 +21,20 @@ const Listening = HttpApp.serve(AppLayer()).pipe(
 
 describe("example API over HTTP on loopback", () => {
   it.live(
-    "creates, reads and lists items through a real socket",
+    "signs up, then creates, reads and lists items through a real socket",
     () =>
       Effect.gen(function* () {
         const context = yield* Layer.build(Listening)
         const base = HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
         assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/)
+        const api = yield* makeApi((request) => fetch(request, { signal: AbortSignal.timeout(10_000) }), base)
         const call = (path: string, init?: RequestInit) =>
           Effect.promise(async () => {
-            const response = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(10_000) })
+            const response = await fetch(`${base}${path}`, {
+              ...init,
+              headers: { ...api.user.auth, ...(init?.headers as Record<string, string>) },
+              signal: AbortSignal.timeout(10_000)
+            })
             // biome-ignore lint/suspicious/noExplicitAny: the test asserts on the JSON field by field.
             const body: any = await response.json()
             return { status: response.status, headers: response.headers, body }
@@ -51,11 +59,16 @@ describe("example API over HTTP on loopback", () => {
   )
 })
 
+// A well-formed MFA key (32 bytes, base64), so the production cases fail on the key they name.
+const mfaKey = Buffer.alloc(32, 7).toString("base64")
+
 describe("the entry point", () => {
   const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+  const scratch = mkdtempSync(join(tmpdir(), "example-api-config-"))
   const start = (env: Record<string, string>) =>
     spawnSync(process.execPath, ["--conditions=@org/source", main], {
-      env: { ...process.env, DATABASE_URL: "", ...env },
+      // Config errors stop the start before any file is written; DATA_DIR is a scratch dir anyway.
+      env: { ...process.env, DATABASE_URL: "", DATA_DIR: scratch, ...env },
       encoding: "utf8",
       timeout: 30_000
     })
@@ -66,7 +79,23 @@ describe("the entry point", () => {
     [{ APP_ENV: "staging" }, "APP_ENV"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ BODY_LIMIT: "lots" }, "BODY_LIMIT"],
-    [{ DATABASE_URL: "mysql://root@localhost/db" }, "DATABASE_URL"]
+    [{ DATABASE_URL: "mysql://root@localhost/db" }, "DATABASE_URL"],
+    [{ JWT_ALGORITHM: "none" }, "JWT_ALGORITHM"],
+    [{ ACCESS_TOKEN_TTL: "forever" }, "ACCESS_TOKEN_TTL"],
+    [{ ADMIN_EMAIL: "admin@example.test" }, "ADMIN_PASSWORD"],
+    [{ APP_ENV: "production", JWT_PRIVATE_KEY: "x".repeat(40) }, "MFA_ENCRYPTION_KEY"],
+    [{ APP_ENV: "production", MFA_ENCRYPTION_KEY: mfaKey }, "JWT_PRIVATE_KEY"],
+    [
+      {
+        APP_ENV: "production",
+        MFA_ENCRYPTION_KEY: mfaKey,
+        JWT_ALGORITHM: "HS256",
+        JWT_PRIVATE_KEY: "s".repeat(48)
+      },
+      "JWT_ALGORITHM"
+    ],
+    [{ JWT_ALGORITHM: "HS256", JWT_PRIVATE_KEY: "too-short-secret" }, "JWT_PRIVATE_KEY"],
+    [{ MFA_ENCRYPTION_KEY: "not-base64-32-bytes" }, "MFA_ENCRYPTION_KEY"]
   ]
   for (const [env, variable] of cases) {
     it(`refuses to start with ${variable}=${env[variable]}: one line naming it, no stack trace`, () => {
@@ -77,6 +106,8 @@ describe("the entry point", () => {
       assert.include(lines[0], variable)
       assert.notInclude(result.stderr, "    at ")
       assert.notInclude(result.stderr, "mysql://root", "the value of a secret is never echoed")
+      assert.notInclude(result.stderr, "s".repeat(48), "the value of a secret is never echoed")
+      assert.notInclude(result.stderr, "too-short-secret", "the value of a secret is never echoed")
     })
   }
 })

@@ -1,13 +1,20 @@
 /**
  * Test helpers: the example app over a fresh test database (embedded PGlite,
- * or a fresh database on the Postgres at DATABASE_URL), served in memory.
+ * or a fresh database on the Postgres at DATABASE_URL), served in memory,
+ * with test-strength password hashing and freshly generated signing keys.
+ * `serve()` registers one user and signs every call in as that user unless
+ * the call passes its own `authorization` header (`""` for none).
  */
+import { Argon2, JwtKeys, SecretBox } from "@org/auth"
+import type { RevocationStore } from "@org/core"
 import { HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
-import { Effect, Layer, Logger } from "effect"
+import { Duration, Effect, Layer, Logger, Redacted } from "effect"
+import type { AppConfig } from "../src/AppConfig.ts"
 import * as Caching from "../src/Caching.ts"
 import { Items } from "../src/Item.ts"
 import { migrations } from "../src/Migrations.ts"
+import * as Security from "../src/Security.ts"
 import { makeApp } from "../src/Server.ts"
 
 /** What a test looks at in a response. */
@@ -27,31 +34,156 @@ const parse = (text: string): unknown => {
   }
 }
 
-/** The app on a migrated test database, with logging silenced. */
-export const AppLayer = (options: { readonly bodyLimit?: number } = {}) => {
-  const Database = Layer.provideMerge(Migrations.layer(migrations), SqlTest.layer)
-  const services = Items.layer.pipe(Layer.provide(Caching.layerMemory))
-  return makeApp({ ...options, services }).pipe(Layer.provide(Database), Layer.provide(Logger.layer([])))
+/** The seeded admin of every test app. */
+export const admin = { email: "admin@example.test", password: "Adm1n-Test-Passw0rd-Long" } as const
+
+/** A password every test account may use (it passes the policy). */
+export const password = "Test-Account-Passw0rd-42"
+
+/** The configuration of test apps. */
+export const testConfig: AppConfig = {
+  env: "test",
+  host: "127.0.0.1",
+  port: 0,
+  dataDir: ".data-test-unused",
+  bodyLimit: "1mb",
+  logLevel: "none",
+  logFormat: "json",
+  jwt: {
+    algorithm: "ES256",
+    privateKey: undefined,
+    publicKey: undefined,
+    issuer: "org-example",
+    audience: "org-example-api",
+    accessTtl: Duration.minutes(15),
+    refreshTtl: Duration.days(7)
+  },
+  mfaEncryptionKey: undefined,
+  admin: { email: admin.email, password: Redacted.make(admin.password) }
 }
 
-/** Serves the app in memory for the scope; `call` sends one request. */
-export const serve = (options: { readonly bodyLimit?: number } = {}) =>
-  Effect.map(
+/** Signing keys generated once per test file (with the private JWK, for forging tests). */
+export const testKeys = Effect.runPromise(
+  Effect.gen(function* () {
+    const privateJwk = yield* JwtKeys.generate("ES256")
+    const signer = yield* JwtKeys.fromPrivateKey(privateJwk, { alg: "ES256", source: "test" })
+    return { keySet: yield* JwtKeys.make({ signer }), privateJwk }
+  })
+)
+
+/** The MFA key of test apps. */
+export const testMfaKey = Effect.runPromise(SecretBox.generateKey)
+
+/** Options of a test app. */
+export interface AppOptions {
+  readonly bodyLimit?: number
+  /** The revocation store (and cache state); in-memory by default. */
+  readonly stores?: Layer.Layer<
+    RevocationStore.RevocationStore | Layer.Success<typeof Caching.layerMemory>,
+    never,
+    never
+  >
+}
+
+/** The app on a migrated test database, with logging silenced. */
+export const AppLayer = (options: AppOptions = {}) =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const keys = (yield* Effect.promise(() => testKeys)).keySet
+      const mfaKey = yield* Effect.promise(() => testMfaKey)
+      const Database = Layer.provideMerge(Migrations.layer(migrations), SqlTest.layer)
+      const SecurityLive = Security.layer({ config: testConfig, passwords: Argon2.layerTest(), keys, mfaKey })
+      const services = Layer.mergeAll(Items.layer, Security.seedAdmin(testConfig)).pipe(
+        Layer.provideMerge(SecurityLive),
+        Layer.provide(options.stores ?? Caching.layerMemory)
+      )
+      return makeApp({
+        ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+        services
+      }).pipe(Layer.provide(Database), Layer.provide(Logger.layer([])))
+    })
+  )
+
+/** A signed-in account. */
+export interface Session {
+  readonly id: string
+  readonly email: string
+  readonly access: string
+  readonly refresh: string
+  readonly auth: Record<string, string>
+}
+
+/** The calls a test makes. */
+export interface Api {
+  readonly call: (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>
+  ) => Effect.Effect<Reply>
+  /** Registers (with `password`) and logs in a new account. */
+  readonly signUp: (email?: string) => Effect.Effect<Session>
+  /** Logs in an existing account; fails the test unless it gets tokens. */
+  readonly login: (email: string, password: string) => Effect.Effect<Session>
+  /** The account `call` uses by default. */
+  readonly user: Session
+}
+
+let counter = 0
+
+/** Makes the calls of a test over a request handler. */
+export const makeApi = (send: (request: Request) => Promise<Response>, base = "http://localhost") =>
+  Effect.gen(function* () {
+    const raw = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      Effect.promise(async (): Promise<Reply> => {
+        const init: RequestInit = { method, headers: { ...headers } }
+        if (body !== undefined) {
+          init.body = typeof body === "string" ? body : JSON.stringify(body)
+          init.headers = { "content-type": "application/json", ...headers }
+        }
+        const response = await send(new Request(`${base}${path}`, init))
+        const text = await response.text()
+        return { status: response.status, headers: response.headers, text, body: parse(text) }
+      })
+    const login = (email: string, secret: string) =>
+      Effect.gen(function* () {
+        const reply = yield* raw("POST", "/api/v1/auth/login", { email, password: secret })
+        if (reply.status !== 200 || typeof reply.body?.access_token !== "string") {
+          return yield* Effect.die(new Error(`login of ${email} failed: ${reply.status} ${reply.text}`))
+        }
+        const me = yield* raw("GET", "/api/v1/auth/me", undefined, {
+          authorization: `Bearer ${reply.body.access_token}`
+        })
+        return {
+          id: me.body.id as string,
+          email,
+          access: reply.body.access_token as string,
+          refresh: reply.body.refresh_token as string,
+          auth: { authorization: `Bearer ${reply.body.access_token}` }
+        }
+      })
+    const signUp = (email = `user${++counter}-${Date.now()}@example.test`) =>
+      Effect.gen(function* () {
+        const reply = yield* raw("POST", "/api/v1/auth/register", { email, password })
+        if (reply.status !== 201)
+          return yield* Effect.die(new Error(`register failed: ${reply.status} ${reply.text}`))
+        return yield* login(email, password)
+      })
+    const user = yield* signUp()
+    const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const { authorization, ...rest } = headers
+      const auth = authorization === undefined ? user.auth : authorization === "" ? {} : { authorization }
+      return raw(method, path, body, { ...auth, ...rest })
+    }
+    return { call, signUp, login, user } satisfies Api
+  })
+
+/** Serves the app in memory for the scope. */
+export const serve = (options: AppOptions = {}) =>
+  Effect.flatMap(
     Effect.acquireRelease(
       Effect.sync(() => HttpApp.toWebHandler(AppLayer(options))),
       ({ dispose }) => Effect.promise(dispose)
     ),
-    ({ handler }) => ({
-      call: (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-        Effect.promise(async (): Promise<Reply> => {
-          const init: RequestInit = { method, headers: { ...headers } }
-          if (body !== undefined) {
-            init.body = typeof body === "string" ? body : JSON.stringify(body)
-            init.headers = { "content-type": "application/json", ...headers }
-          }
-          const response = await handler(new Request(`http://localhost${path}`, init))
-          const text = await response.text()
-          return { status: response.status, headers: response.headers, text, body: parse(text) }
-        })
-    })
+    ({ handler }) => makeApi(handler)
   )

@@ -289,8 +289,7 @@ export const handlers = <
   HttpApiGroup.Service<ApiId, Name>,
   never,
   | R
-  | RC
-  | RA
+  | HttpApiEndpoint.ExcludeProvided<HttpApiGroup.EndpointsWithIdentifier<Groups, Name>, RC | RA>
   | HttpApiEndpoint.Middleware<HttpApiGroup.EndpointsWithIdentifier<Groups, Name>>
   | HttpApiEndpoint.MiddlewareServices<HttpApiGroup.EndpointsWithIdentifier<Groups, Name>>
 > =>

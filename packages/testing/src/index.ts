@@ -2,6 +2,8 @@
  * @since 0.1.0
  */
 export * as CacheStoreLaws from "./CacheStoreLaws.ts"
+export * as JwtAttacks from "./JwtAttacks.ts"
 export * as RepositoryLaws from "./RepositoryLaws.ts"
+export * as RevocationStoreLaws from "./RevocationStoreLaws.ts"
 export * as UnitOfWorkLaws from "./UnitOfWorkLaws.ts"
 export * as Widget from "./Widget.ts"

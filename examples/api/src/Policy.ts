@@ -1,0 +1,50 @@
+/**
+ * The example API's roles and permissions (shared API.md): `user` works on
+ * its own items, `admin` on everyone's and manages users. Every permission
+ * named anywhere else is checked against this list by the compiler.
+ *
+ * @since 0.1.0
+ */
+import { Rbac } from "@org/core"
+
+/**
+ * The policy.
+ *
+ * @since 0.1.0
+ * @category policy
+ */
+export const policy = Rbac.make({
+  permissions: [
+    "items:read",
+    "items:create",
+    "items:update:own",
+    "items:update:any",
+    "items:delete:own",
+    "items:delete:any",
+    "users:read",
+    "users:manage"
+  ],
+  roles: {
+    user: { permissions: ["items:read", "items:create", "items:update:own", "items:delete:own"] },
+    admin: {
+      inherits: ["user"],
+      permissions: ["items:update:any", "items:delete:any", "users:read", "users:manage"]
+    }
+  }
+})
+
+/**
+ * A permission of this API.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Permission = (typeof policy.permissions)[number]
+
+/**
+ * A role of this API.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Role = (typeof policy.roles)[number]
