@@ -33,19 +33,28 @@ export const layerMemory = Layer.mergeAll(
  * @since 0.1.0
  * @category layers
  */
-export const layerRedis = Layer.mergeAll(
-  RedisCacheStore.layer({ namespace: "example-api:cache:" }),
-  RedisInvalidationBus.layer({ channel: "example-api:cache:invalidations" }),
-  // Revocations in Redis for speed and cross-instance visibility, with the
-  // durable copy in Postgres that survives a Redis restart or outage.
-  RedisRevocationStore.layer({ namespace: "example-api:revocations:" }).pipe(
-    Layer.provide(RedisRevocationStore.layerDurable(SqlRevocationStore.layer()))
-  ),
-  Health.check(
-    "redis",
-    Effect.flatMap(Redis.Redis, (redis) => redis.send("PING"))
-  )
-).pipe(Layer.provide(IoRedis.layerConfig()))
+export const layerRedisFrom = <E>(redis: Layer.Layer<Redis.Redis | IoRedis.IoRedis, E>) =>
+  Layer.mergeAll(
+    RedisCacheStore.layer({ namespace: "example-api:cache:" }),
+    RedisInvalidationBus.layer({ channel: "example-api:cache:invalidations" }),
+    // Revocations in Redis for speed and cross-instance visibility, with the
+    // durable copy in Postgres that survives a Redis restart or outage.
+    RedisRevocationStore.layer({ namespace: "example-api:revocations:" }).pipe(
+      Layer.provide(RedisRevocationStore.layerDurable(SqlRevocationStore.layer()))
+    ),
+    Health.check(
+      "redis",
+      Effect.flatMap(Redis.Redis, (redis) => redis.send("PING"))
+    )
+  ).pipe(Layer.provide(redis))
+
+/**
+ * `layerRedisFrom` on the Redis at `REDIS_URL`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRedis = layerRedisFrom(IoRedis.layerConfig())
 
 /**
  * Redis when `REDIS_URL` is set, memory otherwise.

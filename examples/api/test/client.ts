@@ -7,9 +7,10 @@
  */
 import { Argon2, JwtKeys, SecretBox } from "@org/auth"
 import type { RevocationStore } from "@org/core"
-import { HttpApp } from "@org/http"
+import { type Health, HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
 import { Duration, Effect, Layer, Logger, Redacted } from "effect"
+import type { SqlClient } from "effect/sql"
 import type { AppConfig } from "../src/AppConfig.ts"
 import * as Caching from "../src/Caching.ts"
 import { Items } from "../src/Item.ts"
@@ -77,11 +78,11 @@ export const testMfaKey = Effect.runPromise(SecretBox.generateKey)
 /** Options of a test app. */
 export interface AppOptions {
   readonly bodyLimit?: number
-  /** The revocation store (and cache state); in-memory by default. */
+  /** The revocation store and cache state; in-memory by default. */
   readonly stores?: Layer.Layer<
     RevocationStore.RevocationStore | Layer.Success<typeof Caching.layerMemory>,
-    never,
-    never
+    unknown,
+    SqlClient.SqlClient | Health.Checks
   >
 }
 
