@@ -101,6 +101,8 @@ export const layer = (options: {
   readonly keys: JwtKeys.KeySet
   readonly mfaKey: Redacted.Redacted<string>
   readonly passwords?: Layer.Layer<PasswordHasher.PasswordHasher, Argon2.InvalidParameters> | undefined
+  /** The CAPTCHA verifier of register and login; none (`Captcha.layerNoop`) by default. */
+  readonly captcha?: Layer.Layer<Captcha.CaptchaVerifier> | undefined
 }) =>
   Layer.unwrap(
     Effect.gen(function* () {
@@ -131,7 +133,14 @@ export const layer = (options: {
       const Refresh = RefreshTokens.layerSql({ ttl: config.jwt.refreshTtl }).pipe(
         Layer.provide(SecureRandom.layerWebCrypto)
       )
-      const Base = Layer.mergeAll(Tokens, Settings, Passwords, Refresh, Captcha.layerNoop, User.layer)
+      const Base = Layer.mergeAll(
+        Tokens,
+        Settings,
+        Passwords,
+        Refresh,
+        options.captcha ?? Captcha.layerNoop,
+        User.layer
+      )
       return Layer.mergeAll(
         Accounts.layer,
         AuthenticationLive,

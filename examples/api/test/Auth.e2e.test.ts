@@ -9,12 +9,21 @@ import { createServer } from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Totp } from "@org/auth"
-import { CacheStore, InvalidationBus, RevocationStore } from "@org/core"
+import { CacheStore, Captcha, InvalidationBus, RevocationStore } from "@org/core"
 import { HttpApp } from "@org/http"
 import { JwtAttacks } from "@org/testing"
 import { Context, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
-import { type Api, AppLayer, type AppOptions, admin, makeApi, type Reply, testKeys } from "./client.ts"
+import {
+  type Api,
+  AppLayer,
+  type AppOptions,
+  admin,
+  captchaSolved,
+  makeApi,
+  type Reply,
+  testKeys
+} from "./client.ts"
 
 const start = (options: AppOptions = {}) =>
   Effect.gen(function* () {
@@ -365,6 +374,39 @@ describe("auth over HTTP on loopback", () => {
         )
       }).pipe(Effect.scoped),
     120_000
+  )
+})
+
+describe("CAPTCHA on register and login", () => {
+  it.live(
+    "a deployment's verifier is consulted: without a solved challenge, 400 naming the header",
+    () =>
+      Effect.gen(function* () {
+        const seen: Array<string> = []
+        const captcha = Captcha.layer((challenge) => {
+          seen.push(`${challenge.action}:${challenge.token ?? "-"}`)
+          return challenge.token === "solved"
+            ? Effect.void
+            : Effect.fail(new Captcha.CaptchaFailed({ reason: "not solved" }))
+        })
+        const api = yield* start({ captcha })
+        const anon = { authorization: "" }
+        const account = { email: "captcha@example.test", password: "Another-Long-Passw0rd" }
+        for (const path of ["/api/v1/auth/register", "/api/v1/auth/login"]) {
+          const refused = yield* api.call("POST", path, account, anon)
+          assert.strictEqual(refused.status, 400, refused.text)
+          assert.strictEqual(refused.body.errors[0].pointer, "/x-captcha-token")
+        }
+        const registered = yield* api.call("POST", "/api/v1/auth/register", account, {
+          ...anon,
+          ...captchaSolved
+        })
+        assert.strictEqual(registered.status, 201, registered.text)
+        const loggedIn = yield* api.call("POST", "/api/v1/auth/login", account, { ...anon, ...captchaSolved })
+        assert.strictEqual(loggedIn.status, 200, loggedIn.text)
+        assert.includeMembers(seen, ["register:-", "login:-", "register:solved", "login:solved"])
+      }).pipe(Effect.scoped),
+    60_000
   )
 })
 

@@ -6,7 +6,7 @@
  * the call passes its own `authorization` header (`""` for none).
  */
 import { Argon2, JwtKeys, SecretBox } from "@org/auth"
-import type { RevocationStore } from "@org/core"
+import type { Captcha, RevocationStore } from "@org/core"
 import { type Health, HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
 import { Duration, Effect, Layer, Logger, Redacted } from "effect"
@@ -78,6 +78,8 @@ export const testMfaKey = Effect.runPromise(SecretBox.generateKey)
 /** Options of a test app. */
 export interface AppOptions {
   readonly bodyLimit?: number
+  /** A CAPTCHA verifier for register and login (none by default). */
+  readonly captcha?: Layer.Layer<Captcha.CaptchaVerifier>
   /** The revocation store and cache state; in-memory by default. */
   readonly stores?: Layer.Layer<
     RevocationStore.RevocationStore | Layer.Success<typeof Caching.layerMemory>,
@@ -93,7 +95,13 @@ export const AppLayer = (options: AppOptions = {}) =>
       const keys = (yield* Effect.promise(() => testKeys)).keySet
       const mfaKey = yield* Effect.promise(() => testMfaKey)
       const Database = Layer.provideMerge(Migrations.layer(migrations), SqlTest.layer)
-      const SecurityLive = Security.layer({ config: testConfig, passwords: Argon2.layerTest(), keys, mfaKey })
+      const SecurityLive = Security.layer({
+        config: testConfig,
+        passwords: Argon2.layerTest(),
+        keys,
+        mfaKey,
+        captcha: options.captcha
+      })
       const services = Layer.mergeAll(Items.layer, Security.seedAdmin(testConfig)).pipe(
         Layer.provideMerge(SecurityLive),
         Layer.provide(options.stores ?? Caching.layerMemory)
@@ -132,6 +140,9 @@ export interface Api {
 
 let counter = 0
 
+/** The CAPTCHA token the client's own sign-ups and logins send (ignored unless a test adds a verifier). */
+export const captchaSolved = { "x-captcha-token": "solved" }
+
 /** Makes the calls of a test over a request handler. */
 export const makeApi = (send: (request: Request) => Promise<Response>, base = "http://localhost") =>
   Effect.gen(function* () {
@@ -148,7 +159,7 @@ export const makeApi = (send: (request: Request) => Promise<Response>, base = "h
       })
     const login = (email: string, secret: string) =>
       Effect.gen(function* () {
-        const reply = yield* raw("POST", "/api/v1/auth/login", { email, password: secret })
+        const reply = yield* raw("POST", "/api/v1/auth/login", { email, password: secret }, captchaSolved)
         if (reply.status !== 200 || typeof reply.body?.access_token !== "string") {
           return yield* Effect.die(new Error(`login of ${email} failed: ${reply.status} ${reply.text}`))
         }
@@ -165,7 +176,7 @@ export const makeApi = (send: (request: Request) => Promise<Response>, base = "h
       })
     const signUp = (email = `user${++counter}-${Date.now()}@example.test`) =>
       Effect.gen(function* () {
-        const reply = yield* raw("POST", "/api/v1/auth/register", { email, password })
+        const reply = yield* raw("POST", "/api/v1/auth/register", { email, password }, captchaSolved)
         if (reply.status !== 201)
           return yield* Effect.die(new Error(`register failed: ${reply.status} ${reply.text}`))
         return yield* login(email, password)
