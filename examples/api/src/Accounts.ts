@@ -340,21 +340,26 @@ const make = Effect.gen(function* () {
 
     setRoles: (id: string, roles: ReadonlyArray<Role>) =>
       Effect.gen(function* () {
-        const updated = yield* users.setRoles(id, roles)
-        if (Option.isNone(updated)) return yield* Effect.fail(new UserNotFound())
+        if (Option.isNone(yield* users.findById(id))) return yield* Effect.fail(new UserNotFound())
         // Tokens issued before this second carry the old roles: refuse them.
+        // Revoked before the change, so a 503 here leaves nothing half done.
         const now = yield* Clock.currentTimeMillis
         yield* revocations.revokeSubject(id, Math.floor(now / 1000) * 1000 - 1, now + accessTtlMillis)
+        const updated = yield* users.setRoles(id, roles)
+        if (Option.isNone(updated)) return yield* Effect.fail(new UserNotFound())
         return toUser(updated.value)
       }),
 
     deleteUser: (id: string) =>
       Effect.gen(function* () {
-        if (!(yield* users.delete(id))) return yield* Effect.fail(new UserNotFound())
+        if (Option.isNone(yield* users.findById(id))) return yield* Effect.fail(new UserNotFound())
+        // Revoke first: if that cannot be recorded (503), the account is not
+        // deleted either, so no deleted user is left with working tokens.
         const now = yield* Clock.currentTimeMillis
         const until = now + accessTtlMillis + 60_000
         yield* revocations.revokeSubject(id, until, until)
         yield* refreshTokens.revokeUser(id, "user-deleted")
+        if (!(yield* users.delete(id))) return yield* Effect.fail(new UserNotFound())
       }),
 
     /**
