@@ -183,14 +183,15 @@ describe("Argon2", () => {
         assert.isFalse(hasher.needsRehash(hash))
         const verifies: Array<number> = []
         const dummies: Array<number> = []
-        for (let i = 0; i < 3; i++) {
+        // Interleaved, median of 5: load on a shared machine hits both alike.
+        for (let i = 0; i < 5; i++) {
           verifies.push(yield* elapsed(hasher.verify(hash, secret("wrong password guess"))))
           dummies.push(yield* elapsed(hasher.dummyVerify(secret("wrong password guess"))))
         }
-        const median = (xs: Array<number>) => xs.sort((a, b) => a - b)[1]!
+        const median = (xs: Array<number>) => xs.sort((a, b) => a - b)[2]!
         const ratio = median(dummies) / median(verifies)
-        assert.isAbove(ratio, 0.5, `dummy ${median(dummies)} ms vs verify ${median(verifies)} ms`)
-        assert.isBelow(ratio, 2, `dummy ${median(dummies)} ms vs verify ${median(verifies)} ms`)
+        assert.isAbove(ratio, 0.4, `dummy ${median(dummies)} ms vs verify ${median(verifies)} ms`)
+        assert.isBelow(ratio, 2.5, `dummy ${median(dummies)} ms vs verify ${median(verifies)} ms`)
       }).pipe(Effect.provide(Argon2.layer({ poolSize: 1 })))
   )
 
