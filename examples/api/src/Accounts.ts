@@ -127,6 +127,11 @@ const make = Effect.gen(function* () {
       refresh_token: refreshToken
     }))
 
+  const challenge = (
+    action: Captcha.Challenge["action"],
+    input: { readonly captchaToken: string | undefined; readonly remoteAddress: string | undefined }
+  ) => captcha.verify({ token: input.captchaToken, remoteAddress: input.remoteAddress, action })
+
   const startSession = (account: Account) =>
     Effect.flatMap(refreshTokens.issue(account.id), (refresh) =>
       pair(account, refresh.familyId, refresh.token)
@@ -175,11 +180,7 @@ const make = Effect.gen(function* () {
       readonly remoteAddress: string | undefined
     }) =>
       Effect.gen(function* () {
-        yield* captcha.verify({
-          token: input.captchaToken,
-          remoteAddress: input.remoteAddress,
-          action: "register"
-        })
+        yield* challenge("register", input)
         yield* PasswordPolicy.validate(input.password, {
           email: input.email,
           ...(input.name === undefined ? {} : { name: input.name })
@@ -201,11 +202,7 @@ const make = Effect.gen(function* () {
       readonly remoteAddress: string | undefined
     }) =>
       Effect.gen(function* () {
-        yield* captcha.verify({
-          token: input.captchaToken,
-          remoteAddress: input.remoteAddress,
-          action: "login"
-        })
+        yield* challenge("login", input)
         const password = Redacted.make(input.password)
         const found = yield* users.findByEmail(input.email)
         if (Option.isNone(found)) {

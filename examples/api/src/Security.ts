@@ -71,7 +71,7 @@ export const loadSecrets = (config: AppConfig.AppConfig) =>
             })
       )
     )
-    const mfaKey =
+    const mfaKeyText =
       config.mfaEncryptionKey ??
       (yield* loadOrGenerateMfaKey(config.dataDir).pipe(
         Effect.mapError(
@@ -79,8 +79,7 @@ export const loadSecrets = (config: AppConfig.AppConfig) =>
             new InvalidConfig({ variable: "DATA_DIR", problem: `cannot keep the MFA key: ${error.message}` })
         )
       ))
-    // Validate now rather than at first use.
-    yield* SecretBox.keyFromBase64(mfaKey).pipe(
+    const mfaKey = yield* SecretBox.keyFromBase64(mfaKeyText).pipe(
       Effect.mapError((error) => new InvalidConfig({ variable: "MFA_ENCRYPTION_KEY", problem: error.reason }))
     )
     return { keys, mfaKey }
@@ -99,55 +98,47 @@ export const loadSecrets = (config: AppConfig.AppConfig) =>
 export const layer = (options: {
   readonly config: AppConfig.AppConfig
   readonly keys: JwtKeys.KeySet
-  readonly mfaKey: Redacted.Redacted<string>
+  readonly mfaKey: SecretBox.Key
   readonly passwords?: Layer.Layer<PasswordHasher.PasswordHasher, Argon2.InvalidParameters> | undefined
   /** The CAPTCHA verifier of register and login; none (`Captcha.layerNoop`) by default. */
   readonly captcha?: Layer.Layer<Captcha.CaptchaVerifier> | undefined
-}) =>
-  Layer.unwrap(
-    Effect.gen(function* () {
-      const { config, keys } = options
-      const mfaKey = yield* SecretBox.keyFromBase64(options.mfaKey).pipe(
-        Effect.mapError(
-          (error) => new InvalidConfig({ variable: "MFA_ENCRYPTION_KEY", problem: error.reason })
-        )
-      )
-      const Tokens = Jwt.layer({
-        keys,
-        issuer: config.jwt.issuer,
-        audience: config.jwt.audience,
-        accessTtl: config.jwt.accessTtl
-      })
-      const Settings = Layer.succeed(
-        AuthSettings,
-        AuthSettings.of({
-          mfaIssuer: config.jwt.issuer,
-          mfaKey,
-          accessTtl: config.jwt.accessTtl,
-          mfaChallengeTtl: Duration.fromInputUnsafe(mfaChallengeTtl)
-        })
-      )
-      // The parameters are the kit's defaults (or the caller's test ones): a
-      // failure here is a programming error, not a configuration one.
-      const Passwords = Layer.orDie(options.passwords ?? Argon2.layer())
-      const Refresh = RefreshTokens.layerSql({ ttl: config.jwt.refreshTtl }).pipe(
-        Layer.provide(SecureRandom.layerWebCrypto)
-      )
-      const Base = Layer.mergeAll(
-        Tokens,
-        Settings,
-        Passwords,
-        Refresh,
-        options.captcha ?? Captcha.layerNoop,
-        User.layer
-      )
-      return Layer.mergeAll(
-        Accounts.layer,
-        AuthenticationLive,
-        Layer.succeed(PublicKeys, JwtKeys.jwks(keys))
-      ).pipe(Layer.provideMerge(Base))
+}) => {
+  const { config, keys, mfaKey } = options
+  const Tokens = Jwt.layer({
+    keys,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    accessTtl: config.jwt.accessTtl
+  })
+  const Settings = Layer.succeed(
+    AuthSettings,
+    AuthSettings.of({
+      mfaIssuer: config.jwt.issuer,
+      mfaKey,
+      accessTtl: config.jwt.accessTtl,
+      mfaChallengeTtl: Duration.fromInputUnsafe(mfaChallengeTtl)
     })
   )
+  // The parameters are the kit's defaults (or the caller's test ones): a
+  // failure here is a programming error, not a configuration one.
+  const Passwords = Layer.orDie(options.passwords ?? Argon2.layer())
+  const Refresh = RefreshTokens.layerSql({ ttl: config.jwt.refreshTtl }).pipe(
+    Layer.provide(SecureRandom.layerWebCrypto)
+  )
+  const Base = Layer.mergeAll(
+    Tokens,
+    Settings,
+    Passwords,
+    Refresh,
+    options.captcha ?? Captcha.layerNoop,
+    User.layer
+  )
+  return Layer.mergeAll(
+    Accounts.layer,
+    AuthenticationLive,
+    Layer.succeed(PublicKeys, JwtKeys.jwks(keys))
+  ).pipe(Layer.provideMerge(Base))
+}
 
 /**
  * Creates or repairs the configured admin account (`ADMIN_EMAIL`,

@@ -73,7 +73,7 @@ export const testKeys = Effect.runPromise(
 )
 
 /** The MFA key of test apps. */
-export const testMfaKey = Effect.runPromise(SecretBox.generateKey)
+export const testMfaKey = Effect.runPromise(Effect.flatMap(SecretBox.generateKey, SecretBox.keyFromBase64))
 
 /** Options of a test app. */
 export interface AppOptions {
