@@ -26,5 +26,7 @@ export const projects = [
   project("redis", "packages/redis", { fileParallelism: false }),
   project("auth", "packages/auth"),
   project("http", "packages/http"),
+  project("server", "packages/server"),
+  project("accounts", "packages/accounts"),
   project("example-api", "examples/api")
 ]

@@ -149,8 +149,9 @@ export interface Options {
  * - `revokeByToken(token, userId, reason)`: ends the session of a token, but
  *   only if it belongs to `userId` (so a caller cannot log out someone else);
  *   true if a live family was revoked.
- * - `revokeUser(userId, reason)`: ends every live session of a user (deleted,
- *   password or roles changed); returns how many.
+ * - `revokeUser(userId, reason, { except })`: ends every live session of a
+ *   user (deleted, password or roles changed), but the family `except` if
+ *   given (the caller's own session after a password change); returns how many.
  * - `purgeExpired(limit)`: deletes at most `limit` expired tokens and at most
  *   `limit` expired families left without tokens; returns how many rows.
  *
@@ -168,7 +169,11 @@ export class RefreshTokens extends Context.Service<
       userId: string,
       reason: RevocationReason
     ) => Effect.Effect<boolean>
-    readonly revokeUser: (userId: string, reason: RevocationReason) => Effect.Effect<number>
+    readonly revokeUser: (
+      userId: string,
+      reason: RevocationReason,
+      options?: { readonly except?: string | undefined }
+    ) => Effect.Effect<number>
     readonly purgeExpired: (limit?: number) => Effect.Effect<number>
   }
 >()("@org/auth/RefreshTokens") {}
@@ -283,7 +288,12 @@ interface Store {
     reason: RevocationReason,
     now: number
   ) => Effect.Effect<boolean>
-  readonly revokeUser: (userId: string, reason: RevocationReason, now: number) => Effect.Effect<number>
+  readonly revokeUser: (
+    userId: string,
+    reason: RevocationReason,
+    now: number,
+    except: string | undefined
+  ) => Effect.Effect<number>
   readonly purge: (now: number, limit: number) => Effect.Effect<number>
 }
 
@@ -340,7 +350,8 @@ const fromStore = (
         ? Effect.succeed(false)
         : Effect.flatMap(now, (at) => store.revokeByHash(hash, userId, reason, at))
     },
-    revokeUser: (userId, reason) => Effect.flatMap(now, (at) => store.revokeUser(userId, reason, at)),
+    revokeUser: (userId, reason, options) =>
+      Effect.flatMap(now, (at) => store.revokeUser(userId, reason, at, options?.except)),
     purgeExpired: (limit = defaultPurgeLimit) =>
       Number.isSafeInteger(limit) && limit >= 1
         ? Effect.flatMap(now, (at) => store.purge(at, limit))
@@ -430,11 +441,11 @@ const makeMemoryStore = (life: Lifetimes): Store => {
         const found = find(hash)
         return found !== undefined && found.family.userId === userId && revoke(found.family, reason, now)
       }),
-    revokeUser: (userId, reason, now) =>
+    revokeUser: (userId, reason, now, except) =>
       Effect.sync(() => {
         let count = 0
-        for (const family of families.values()) {
-          if (family.userId === userId && revoke(family, reason, now)) count++
+        for (const [familyId, family] of families) {
+          if (family.userId === userId && familyId !== except && revoke(family, reason, now)) count++
         }
         return count
       }),
@@ -634,8 +645,20 @@ const makeSqlStore = (sql: SqlClient.SqlClient, life: Lifetimes): Store => {
           (rows) => rows.length > 0
         )
       ),
-    revokeUser: (userId, reason, now) =>
-      orDie(Effect.map(revokeWhere(sql`user_id = ${userId}`, reason, now), (rows) => rows.length)),
+    revokeUser: (userId, reason, now, except) =>
+      orDie(
+        Effect.map(
+          revokeWhere(
+            // A malformed `except` cannot name a family: it excludes nothing.
+            except === undefined || !uuidShape.test(except)
+              ? sql`user_id = ${userId}`
+              : sql`user_id = ${userId} AND id <> ${except}`,
+            reason,
+            now
+          ),
+          (rows) => rows.length
+        )
+      ),
     // Bounded by `limit` per table so one call never holds long locks;
     // families go once their tokens are gone, so the count is exact (no cascade).
     purge: (now, limit) =>

@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 export * as AccessTokens from "./AccessTokens.ts"
+export * as AppConfig from "./AppConfig.ts"
 export * as Bulkhead from "./Bulkhead.ts"
 export * as Cached from "./Cached.ts"
 export * as CacheStore from "./CacheStore.ts"
@@ -22,6 +23,7 @@ export * as RepositorySql from "./RepositorySql.ts"
 export * as Result from "./Result.ts"
 export * as Retry from "./Retry.ts"
 export * as RevocationStore from "./RevocationStore.ts"
+export * as RevocationStoreSql from "./RevocationStoreSql.ts"
 export * as Specification from "./Specification.ts"
 export * as TieredCache from "./TieredCache.ts"
 export * as Timeout from "./Timeout.ts"

@@ -32,7 +32,10 @@
  *
  * @since 0.1.0
  */
-import { AccessTokens, Principal, type Rbac, RevocationStore } from "@org/core"
+import * as AccessTokens from "@org/core/AccessTokens"
+import * as Principal from "@org/core/Principal"
+import type * as Rbac from "@org/core/Rbac"
+import * as RevocationStore from "@org/core/RevocationStore"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"

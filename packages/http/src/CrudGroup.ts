@@ -15,7 +15,9 @@
  *
  * @since 0.1.0
  */
-import { type Entity, Pagination, type Repository } from "@org/core"
+import type * as Entity from "@org/core/Entity"
+import * as Pagination from "@org/core/Pagination"
+import type * as Repository from "@org/core/Repository"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"

@@ -13,7 +13,8 @@
  *
  * @since 0.1.0
  */
-import { type Entity, Specification } from "@org/core"
+import type * as Entity from "@org/core/Entity"
+import * as Specification from "@org/core/Specification"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"

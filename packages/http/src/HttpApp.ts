@@ -36,6 +36,7 @@ import * as Option from "effect/Option"
 import type * as Path from "effect/Path"
 import type * as Scope from "effect/Scope"
 import type * as Types from "effect/Types"
+import * as ApiDefinition from "./ApiDefinition.ts"
 import * as BodyLimit from "./BodyLimit.ts"
 import * as Health from "./Health.ts"
 import * as RouteTable from "./internal/routeTable.ts"
@@ -85,36 +86,13 @@ export type Route = Layer.Layer<never, never, HttpRouter.HttpRouter | HttpRouter
 export type PlatformServices = Etag.Generator | FileSystem.FileSystem | HttpPlatform.HttpPlatform | Path.Path
 
 /**
- * Prepares an API definition for this package: adds `Problem.Middleware` to
- * every endpoint (so OpenAPI documents the common problems and decoding
- * failures list their fields), reports every failing value instead of the
- * first, and rejects unknown fields in request bodies
- * (`onExcessProperty: "error"` for payloads only: headers always carry extra
- * names, and query strings are the endpoints' business).
- *
- * Call it last, after every group is added: `HttpApi.middleware` only
- * reaches the groups present at the time.
- *
- * @example
- * ```ts
- * import { HttpApi } from "effect/http-api"
- * import { Health, HttpApp } from "@org/http"
- *
- * class Api extends HttpApp.api(HttpApi.make("example").add(Health.Group)) {}
- * ```
+ * `ApiDefinition.prepare`, kept here for existing callers. Definitions
+ * should import `@org/http/ApiDefinition`, which carries no server code.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const api = <Id extends string, Groups extends HttpApiGroup.Constraint>(
-  self: HttpApi.HttpApi<Id, Groups>
-): HttpApi.HttpApi<Id, HttpApiGroup.AddMiddleware<Groups, Problem.Middleware>> =>
-  self
-    .middleware(Problem.Middleware)
-    .annotate(HttpApi.PayloadParseOptions, { errors: "all", onExcessProperty: "error" })
-    .annotate(HttpApi.ParamsParseOptions, { errors: "all" })
-    .annotate(HttpApi.QueryParseOptions, { errors: "all" })
-    .annotate(HttpApi.HeadersParseOptions, { errors: "all" })
+export const api = ApiDefinition.prepare
 
 /**
  * Options of `layer`.

@@ -1,6 +1,7 @@
 /**
  * @since 0.1.0
  */
+export * as ApiDefinition from "./ApiDefinition.ts"
 export * as Authentication from "./Authentication.ts"
 export * as BodyLimit from "./BodyLimit.ts"
 export * as CrudGroup from "./CrudGroup.ts"

@@ -358,10 +358,10 @@ export const make = Effect.fnUntraced(function* (
  * ```ts
  * import { Layer } from "effect"
  * import { IoRedis, RedisRevocationStore } from "@org/redis"
- * import { SqlRevocationStore } from "@org/sql"
+ * import { RevocationStoreSql } from "@org/core"
  *
  * const Revocations = RedisRevocationStore.layer({ namespace: "shop:revocations:" }).pipe(
- *   Layer.provide(RedisRevocationStore.layerDurable(SqlRevocationStore.layer())),
+ *   Layer.provide(RedisRevocationStore.layerDurable(RevocationStoreSql.layer())),
  *   Layer.provide(IoRedis.layerConfig())
  * )
  * ```

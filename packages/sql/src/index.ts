@@ -30,14 +30,6 @@ export * as PgDatabase from "./PgDatabase.ts"
 export * as PgEmbedded from "./PgEmbedded.ts"
 
 /**
- * The durable `RevocationStore` (table `auth_revocations`).
- *
- * @since 0.1.0
- * @category modules
- */
-export * as SqlRevocationStore from "./SqlRevocationStore.ts"
-
-/**
  * An isolated, empty database per test layer.
  *
  * @since 0.1.0

@@ -200,6 +200,21 @@ export const laws: Record<string, Law> = {
       )
     }),
 
+  "revokeUser with except keeps that one session and revokes the user's others": (fresh) =>
+    Effect.gen(function* () {
+      const { tokens } = yield* fresh(options)
+      const kept = yield* tokens.issue("alice")
+      const other = yield* tokens.issue("alice")
+      const b = yield* tokens.issue("bob")
+      const count = yield* tokens.revokeUser("alice", "password-changed", { except: kept.familyId })
+      yield* expect(count === 1, `revokeUser with except reported ${count} sessions, expected 1`)
+      yield* expectVerdict(tokens.rotate(other.token), "revoked", "alice's other session")
+      yield* expectVerdict(tokens.rotate(kept.token), "ok", "alice's kept session")
+      yield* expectVerdict(tokens.rotate(b.token), "ok", "bob's session")
+      const all = yield* tokens.revokeUser("alice", "password-changed", { except: "not-a-family-id" })
+      yield* expect(all === 1, `a malformed except kept a session (${all} revoked, expected 1)`)
+    }),
+
   "tokens are opaque: prefixed base64url of 32 bytes, all distinct, free of user and family ids": (fresh) =>
     Effect.gen(function* () {
       const { tokens } = yield* fresh(options)

@@ -16,12 +16,13 @@
  *
  * @since 0.1.0
  */
-import { RevocationStore } from "@org/core"
+
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
+import * as RevocationStore from "./RevocationStore.ts"
 
 /**
  * The table the store reads and writes (created by `migration`).
@@ -33,14 +34,14 @@ export const table = "auth_revocations"
 
 /**
  * Creates the table and its expiry index (idempotent). Add it to the
- * application's migrations, e.g. `"3_auth_revocations": SqlRevocationStore.migration`.
+ * application's migrations, e.g. `"3_auth_revocations": RevocationStoreSql.migration`.
  *
  * @example
  * ```ts
  * import { Migrations } from "@org/sql"
- * import { SqlRevocationStore } from "@org/sql"
+ * import { RevocationStoreSql } from "@org/core"
  *
- * const Database = Migrations.layer({ "1_auth_revocations": SqlRevocationStore.migration })
+ * const Database = Migrations.layer({ "1_auth_revocations": RevocationStoreSql.migration })
  * ```
  *
  * @since 0.1.0
@@ -70,9 +71,9 @@ export const migration: Effect.Effect<void, SqlError.SqlError, SqlClient.SqlClie
  *
  * @example
  * ```ts
- * import { SqlRevocationStore } from "@org/sql"
+ * import { RevocationStoreSql } from "@org/core"
  *
- * const purge = SqlRevocationStore.purgeExpired(10_000)
+ * const purge = RevocationStoreSql.purgeExpired(10_000)
  * ```
  *
  * @since 0.1.0
@@ -119,10 +120,10 @@ interface Row {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { SqlRevocationStore } from "@org/sql"
+ * import { RevocationStoreSql } from "@org/core"
  *
  * const program = Effect.gen(function* () {
- *   const store = yield* SqlRevocationStore.make()
+ *   const store = yield* RevocationStoreSql.make()
  *   yield* store.revokeToken("0190f3c2-jti", Date.UTC(2030, 0, 1))
  * })
  * ```
@@ -139,7 +140,7 @@ export const make = (
     const purge = purgeExpired(options.purgeLimit ?? 1_000).pipe(
       Effect.provideService(SqlClient.SqlClient, sql),
       // Housekeeping: a failed purge is retried by a later write, never reported to the caller.
-      Effect.ignore({ log: "Warn", message: "SqlRevocationStore: purging expired revocations failed" })
+      Effect.ignore({ log: "Warn", message: "RevocationStoreSql: purging expired revocations failed" })
     )
     let writes = 0
     const afterWrite = Effect.suspend(() => {
@@ -149,7 +150,7 @@ export const make = (
     const unavailable =
       (operation: string) =>
       (cause: SqlError.SqlError): RevocationStore.RevocationUnavailable =>
-        new RevocationStore.RevocationUnavailable({ operation: `SqlRevocationStore.${operation}`, cause })
+        new RevocationStore.RevocationUnavailable({ operation: `RevocationStoreSql.${operation}`, cause })
     const t = sql(table)
 
     return RevocationStore.RevocationStore.of({
@@ -212,9 +213,10 @@ export const make = (
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { PgDatabase, SqlRevocationStore } from "@org/sql"
+ * import { RevocationStoreSql } from "@org/core"
+ * import { PgDatabase } from "@org/sql"
  *
- * const Revocations = SqlRevocationStore.layer().pipe(Layer.provide(PgDatabase.layerConfig))
+ * const Revocations = RevocationStoreSql.layer().pipe(Layer.provide(PgDatabase.layerConfig))
  * ```
  *
  * @since 0.1.0

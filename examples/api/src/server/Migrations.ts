@@ -5,11 +5,10 @@
  *
  * @since 0.1.0
  */
-import { RefreshTokens } from "@org/auth"
-import { SqlRevocationStore } from "@org/sql"
+import { AccountsServer } from "@org/accounts"
+import { RevocationStoreSql } from "@org/core"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
-import * as User from "./User.ts"
 
 /**
  * All migrations, keyed `<id>_<name>`.
@@ -49,7 +48,7 @@ export const migrations = {
     yield* sql`CREATE INDEX items_live_category_price ON items (category, price, id) WHERE deleted_at IS NULL`
   }),
   // Accounts, refresh-token families and the durable revocation list.
-  "3_users": User.migration,
-  "4_auth_refresh_tokens": RefreshTokens.migration,
-  "5_auth_revocations": SqlRevocationStore.migration
+  "3_users": AccountsServer.migrations.users,
+  "4_auth_refresh_tokens": AccountsServer.migrations.refreshTokens,
+  "5_auth_revocations": RevocationStoreSql.migration
 }

@@ -4,7 +4,8 @@
  * the TestClock: the store takes "now" from the caller's Clock.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Migrations, SqlRevocationStore, SqlTest } from "@org/sql"
+import { RevocationStoreSql } from "@org/core"
+import { Migrations, SqlTest } from "@org/sql"
 import { RevocationStoreLaws } from "@org/testing"
 import { Clock, Effect } from "effect"
 import { SqlClient } from "effect/sql"
@@ -13,24 +14,24 @@ import { TestClock } from "effect/testing"
 // Each law starts from an empty table on the layer's database.
 const reset = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  yield* sql`DROP TABLE IF EXISTS ${sql(SqlRevocationStore.table)}`
-  yield* SqlRevocationStore.migration
+  yield* sql`DROP TABLE IF EXISTS ${sql(RevocationStoreSql.table)}`
+  yield* RevocationStoreSql.migration
 }).pipe(Effect.orDie)
 
 const fresh = Effect.gen(function* () {
   yield* reset
-  return { store: yield* SqlRevocationStore.make(), advance: TestClock.adjust, slackMillis: 0 }
+  return { store: yield* RevocationStoreSql.make(), advance: TestClock.adjust, slackMillis: 0 }
 })
 
 const rowCount = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const [row] = yield* sql<{
     readonly n: number
-  }>`SELECT count(*)::int AS n FROM ${sql(SqlRevocationStore.table)}`
+  }>`SELECT count(*)::int AS n FROM ${sql(RevocationStoreSql.table)}`
   return row?.n ?? -1
 })
 
-layer(SqlTest.layer, { timeout: 60_000 })("SqlRevocationStore", (it) => {
+layer(SqlTest.layer, { timeout: 60_000 })("RevocationStoreSql", (it) => {
   describe("obeys the RevocationStore laws", () => {
     for (const [name, law] of Object.entries(RevocationStoreLaws.laws)) {
       it.effect(name, () => law(fresh, { runs: 40 }), 60_000)
@@ -40,12 +41,12 @@ layer(SqlTest.layer, { timeout: 60_000 })("SqlRevocationStore", (it) => {
   it.effect("the migration is idempotent and works under the migrator", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      yield* sql`DROP TABLE IF EXISTS ${sql(SqlRevocationStore.table)}`
+      yield* sql`DROP TABLE IF EXISTS ${sql(RevocationStoreSql.table)}`
       yield* sql`DROP TABLE IF EXISTS effect_sql_migrations`
-      const applied = yield* Migrations.run({ "1_auth_revocations": SqlRevocationStore.migration })
+      const applied = yield* Migrations.run({ "1_auth_revocations": RevocationStoreSql.migration })
       assert.deepStrictEqual(applied, [[1, "auth_revocations"]])
-      yield* SqlRevocationStore.migration
-      const store = yield* SqlRevocationStore.make()
+      yield* RevocationStoreSql.migration
+      const store = yield* RevocationStoreSql.make()
       yield* store.revokeToken("t", (yield* Clock.currentTimeMillis) + 1_000)
       assert.isTrue(yield* store.isRevoked({ tokenId: "t", subject: "u", issuedAt: 0 }))
     })
@@ -54,16 +55,16 @@ layer(SqlTest.layer, { timeout: 60_000 })("SqlRevocationStore", (it) => {
   it.effect("purgeExpired deletes expired rows only, in bounded batches", () =>
     Effect.gen(function* () {
       yield* reset
-      const store = yield* SqlRevocationStore.make({ purgeEvery: 1_000_000 })
+      const store = yield* RevocationStoreSql.make({ purgeEvery: 1_000_000 })
       const now = yield* Clock.currentTimeMillis
       for (let i = 0; i < 5; i++) yield* store.revokeToken(`old-${i}`, now + 100)
       yield* store.revokeSubject("old-subject", now, now + 100)
       yield* store.revokeToken("live", now + 10_000)
       yield* TestClock.adjust(200)
       assert.strictEqual(yield* rowCount, 7, "expired rows stay until purged (they are only invisible)")
-      assert.strictEqual(yield* SqlRevocationStore.purgeExpired(4), 4)
-      assert.strictEqual(yield* SqlRevocationStore.purgeExpired(4), 2)
-      assert.strictEqual(yield* SqlRevocationStore.purgeExpired(4), 0)
+      assert.strictEqual(yield* RevocationStoreSql.purgeExpired(4), 4)
+      assert.strictEqual(yield* RevocationStoreSql.purgeExpired(4), 2)
+      assert.strictEqual(yield* RevocationStoreSql.purgeExpired(4), 0)
       assert.strictEqual(yield* rowCount, 1)
       assert.isTrue(yield* store.isRevoked({ tokenId: "live", subject: "u", issuedAt: 0 }))
     })
@@ -72,7 +73,7 @@ layer(SqlTest.layer, { timeout: 60_000 })("SqlRevocationStore", (it) => {
   it.effect("writes purge expired rows on their own every purgeEvery writes", () =>
     Effect.gen(function* () {
       yield* reset
-      const store = yield* SqlRevocationStore.make({ purgeEvery: 3 })
+      const store = yield* RevocationStoreSql.make({ purgeEvery: 3 })
       const now = yield* Clock.currentTimeMillis
       yield* store.revokeToken("a", now + 100)
       yield* store.revokeToken("b", now + 100)
@@ -86,7 +87,7 @@ layer(SqlTest.layer, { timeout: 60_000 })("SqlRevocationStore", (it) => {
   it.effect("a subject revoked again after its entry expired starts from the new cut-off", () =>
     Effect.gen(function* () {
       yield* reset
-      const store = yield* SqlRevocationStore.make({ purgeEvery: 1_000_000 })
+      const store = yield* RevocationStoreSql.make({ purgeEvery: 1_000_000 })
       const now = yield* Clock.currentTimeMillis
       yield* store.revokeSubject("u", now + 50, now + 100)
       yield* TestClock.adjust(200)
@@ -99,14 +100,14 @@ layer(SqlTest.layer, { timeout: 60_000 })("SqlRevocationStore", (it) => {
   it.effect("a database failure is RevocationUnavailable naming the operation, never an answer", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
-      yield* sql`DROP TABLE IF EXISTS ${sql(SqlRevocationStore.table)}`
-      const store = yield* SqlRevocationStore.make()
+      yield* sql`DROP TABLE IF EXISTS ${sql(RevocationStoreSql.table)}`
+      const store = yield* RevocationStoreSql.make()
       const check = yield* Effect.flip(store.isRevoked({ tokenId: "t", subject: "u", issuedAt: 0 }))
       assert.strictEqual(check._tag, "RevocationUnavailable")
-      assert.strictEqual(check.operation, "SqlRevocationStore.isRevoked")
+      assert.strictEqual(check.operation, "RevocationStoreSql.isRevoked")
       const write = yield* Effect.flip(store.revokeSubject("u", 0, 1_000))
-      assert.strictEqual(write.operation, "SqlRevocationStore.revokeSubject")
-      assert.strictEqual((yield* Effect.flip(store.entries)).operation, "SqlRevocationStore.entries")
+      assert.strictEqual(write.operation, "RevocationStoreSql.revokeSubject")
+      assert.strictEqual((yield* Effect.flip(store.entries)).operation, "RevocationStoreSql.entries")
     })
   )
 })

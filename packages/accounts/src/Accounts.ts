@@ -1,9 +1,8 @@
 /**
- * The account use cases behind the auth and users endpoints: register,
- * login (with the MFA second step), refresh rotation, logout, MFA
- * enrollment, role changes and deletion, and the admin seeded from
- * configuration. Handlers (`AuthHandlers.ts`) only map the errors below to
- * problems.
+ * The account use cases behind the accounts API: register, login (with the
+ * MFA second step), refresh rotation, logout, password change, MFA
+ * enrollment, user administration, and the admin seeded from configuration.
+ * Handlers (`AccountsHandlers`) only map the errors below to problems.
  *
  * Security decisions, each one deliberate:
  * - one error, `InvalidCredentials`, for an unknown email, a wrong password,
@@ -12,25 +11,26 @@
  * - a refresh token is rotated on every use and its reuse revokes the family;
  * - an MFA challenge is a signed token of its own type (`mfa+jwt`), never
  *   accepted as an access token, spent (revoked) when used;
- * - five wrong second factors lock the account's MFA for five minutes;
+ * - `maxMfaFailures` wrong second factors lock the account's MFA for
+ *   `mfaLockout`;
  * - a role change refuses the subject's older access tokens (refresh gets
  *   one with the new roles); a deletion refuses all of them and revokes
- *   every refresh family.
+ *   every refresh family; a password change refuses every older access
+ *   token and every other session (the caller keeps its refresh token).
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
-import { Jwt, PasswordPolicy, RecoveryCodes, RefreshTokens, SecretBox, Totp } from "@org/auth"
+import { Jwt, type PasswordPolicy, RecoveryCodes, RefreshTokens, SecretBox, Totp } from "@org/auth"
 import { AccessTokens, Captcha, Pagination, PasswordHasher, Principal, RevocationStore } from "@org/core"
-import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
-import type { Permission, Role } from "./Policy.ts"
-import { policy } from "./Policy.ts"
-import { type Account, toUser, Users } from "./User.ts"
+import { Clock, Context, type DateTime, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import type { UserId } from "./AccountsApi.ts"
+import { type Account, Users } from "./Users.ts"
 
 /**
  * The credentials (or token, or code) were not accepted. Deliberately says
  * nothing about which part was wrong.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class InvalidCredentials extends Schema.TaggedError<InvalidCredentials>()("InvalidCredentials", {}) {}
@@ -39,7 +39,7 @@ export class InvalidCredentials extends Schema.TaggedError<InvalidCredentials>()
  * The request conflicts with the account's MFA state (already enabled, not
  * enrolled, not enabled).
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class MfaStateConflict extends Schema.TaggedError<MfaStateConflict>()("MfaStateConflict", {
@@ -49,20 +49,40 @@ export class MfaStateConflict extends Schema.TaggedError<MfaStateConflict>()("Mf
 /**
  * No live account has that id.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category errors
  */
 export class UserNotFound extends Schema.TaggedError<UserNotFound>()("UserNotFound", {}) {}
 
 /**
- * Settings of the use cases.
+ * Whether a password is acceptable, given the account it is for.
+ * `PasswordPolicy.validate` from `@org/auth` by default.
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
+ */
+export type PasswordCheck = (
+  password: string,
+  context: { readonly email: string; readonly name?: string | undefined }
+) => Effect.Effect<void, PasswordPolicy.WeakPassword>
+
+/**
+ * Settings of the use cases: what differs between teams.
+ *
+ * @since 0.2.0
  * @category services
  */
-export class AuthSettings extends Context.Service<
-  AuthSettings,
+export class AccountsSettings extends Context.Service<
+  AccountsSettings,
   {
+    /** The roles' permissions (`policy.permissionsOf` of an `Rbac` policy). */
+    readonly permissionsOf: (roles: ReadonlyArray<string>) => ReadonlySet<string>
+    /** Whether a stored role still exists in the policy (others are dropped when read). */
+    readonly isRole: (role: string) => boolean
+    /** The roles of a newly registered account. */
+    readonly defaultRoles: ReadonlyArray<string>
+    /** The roles the seeded admin gets (added to any it has). */
+    readonly adminRoles: ReadonlyArray<string>
     /** Shown in authenticator apps (`otpauth://` issuer). */
     readonly mfaIssuer: string
     /** Encrypts TOTP secrets at rest. */
@@ -71,24 +91,43 @@ export class AuthSettings extends Context.Service<
     readonly accessTtl: Duration.Duration
     /** How long an MFA challenge is valid. */
     readonly mfaChallengeTtl: Duration.Duration
+    /** Wrong second factors in a row before MFA locks. */
+    readonly maxMfaFailures: number
+    /** How long MFA stays locked. */
+    readonly mfaLockout: Duration.Duration
+    /** The password policy of register, password change and the admin seed. */
+    readonly passwordCheck: PasswordCheck
   }
->()("@org/example-api/AuthSettings") {}
+>()("@org/accounts/AccountsSettings") {}
 
 /**
  * The type of MFA challenge tokens.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constants
  */
 export const mfaChallengeType = "mfa+jwt"
 
-const maxMfaFailures = 5
-const mfaLockout = Duration.minutes(5)
+/**
+ * An account as the use cases return it: no secrets, roles filtered by the policy.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PublicUser {
+  readonly id: UserId
+  readonly email: string
+  readonly name: string | null
+  readonly roles: ReadonlyArray<string>
+  readonly mfaEnabled: boolean
+  readonly createdAt: DateTime.Utc
+  readonly updatedAt: DateTime.Utc
+}
 
 /**
  * An OAuth-style token pair.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export interface TokenPair {
@@ -101,7 +140,7 @@ export interface TokenPair {
 /**
  * A login's answer: tokens, or an MFA challenge.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
 export type LoginResult =
@@ -116,11 +155,21 @@ const make = Effect.gen(function* () {
   const refreshTokens = yield* RefreshTokens.RefreshTokens
   const revocations = yield* RevocationStore.RevocationStore
   const captcha = yield* Captcha.CaptchaVerifier
-  const settings = yield* AuthSettings
+  const settings = yield* AccountsSettings
   const accessTtlMillis = Duration.toMillis(settings.accessTtl)
+  const roles = (account: Account) => account.roles.filter(settings.isRole)
+  const toUser = (account: Account): PublicUser => ({
+    id: account.id,
+    email: account.email,
+    name: account.name,
+    roles: roles(account),
+    mfaEnabled: account.mfaEnabled,
+    createdAt: account.createdAt,
+    updatedAt: account.updatedAt
+  })
 
   const pair = (account: Account, sessionId: string, refreshToken: string) =>
-    Effect.map(tokens.issue({ subject: account.id, roles: account.roles, sessionId }), (access) => ({
+    Effect.map(tokens.issue({ subject: account.id, roles: roles(account), sessionId }), (access) => ({
       access_token: access.token,
       token_type: "Bearer" as const,
       expires_in: Math.round((access.expiresAt - access.issuedAt) / 1000),
@@ -167,7 +216,11 @@ const make = Effect.gen(function* () {
         accepted = yield* users.useRecoveryCode(account.id, RecoveryCodes.hash(trimmed))
       }
       if (!accepted)
-        yield* users.recordMfaFailure(account.id, maxMfaFailures, now + Duration.toMillis(mfaLockout))
+        yield* users.recordMfaFailure(
+          account.id,
+          settings.maxMfaFailures,
+          now + Duration.toMillis(settings.mfaLockout)
+        )
       return accepted
     })
 
@@ -181,16 +234,13 @@ const make = Effect.gen(function* () {
     }) =>
       Effect.gen(function* () {
         yield* challenge("register", input)
-        yield* PasswordPolicy.validate(input.password, {
-          email: input.email,
-          ...(input.name === undefined ? {} : { name: input.name })
-        })
+        yield* settings.passwordCheck(input.password, { email: input.email, name: input.name })
         const passwordHash = yield* hasher.hash(Redacted.make(input.password))
         const account = yield* users.create({
           email: input.email,
           name: input.name ?? null,
           passwordHash,
-          roles: ["user"]
+          roles: settings.defaultRoles
         })
         return toUser(account)
       }),
@@ -265,6 +315,26 @@ const make = Effect.gen(function* () {
         return yield* pair(account.value, rotated.familyId, rotated.token)
       }),
 
+    changePassword: (input: { readonly currentPassword: string; readonly newPassword: string }) =>
+      Effect.gen(function* () {
+        const principal = yield* Principal.CurrentPrincipal
+        const account = yield* liveAccount(principal.subject)
+        if (!(yield* hasher.verify(account.passwordHash, Redacted.make(input.currentPassword))))
+          return yield* Effect.fail(new InvalidCredentials())
+        yield* settings.passwordCheck(input.newPassword, {
+          email: account.email,
+          name: account.name ?? undefined
+        })
+        // Revoke first: if that cannot be recorded (503), the password stays
+        // as it was, so nobody is left believing the old sessions are gone.
+        // Every access token issued up to now is refused (the caller's too:
+        // it refreshes with its kept refresh token); every other session ends.
+        const now = yield* Clock.currentTimeMillis
+        yield* revocations.revokeSubject(account.id, now, now + accessTtlMillis)
+        yield* refreshTokens.revokeUser(account.id, "password-changed", { except: principal.sessionId })
+        yield* users.setPasswordHash(account.id, yield* hasher.hash(Redacted.make(input.newPassword)))
+      }),
+
     logout: (refreshToken: string | undefined) =>
       Effect.gen(function* () {
         const principal = yield* Principal.CurrentPrincipal
@@ -282,8 +352,8 @@ const make = Effect.gen(function* () {
         id: account.id,
         email: account.email,
         name: account.name,
-        roles: account.roles,
-        permissions: [...policy.permissionsOf(account.roles)].sort() as Array<Permission>,
+        roles: roles(account),
+        permissions: [...settings.permissionsOf(roles(account))].sort(),
         mfaEnabled: account.mfaEnabled
       }
     }),
@@ -332,17 +402,17 @@ const make = Effect.gen(function* () {
 
     listUsers: (request: { readonly page: number; readonly size: number }) =>
       Effect.map(users.list(request), ({ items, total }) =>
-        Pagination.makePage(items, { ...request, sort: [] }, total)
+        Pagination.makePage(items.map(toUser), { ...request, sort: [] }, total)
       ),
 
-    setRoles: (id: string, roles: ReadonlyArray<Role>) =>
+    setRoles: (id: string, newRoles: ReadonlyArray<string>) =>
       Effect.gen(function* () {
         if (Option.isNone(yield* users.findById(id))) return yield* Effect.fail(new UserNotFound())
         // Tokens issued before this second carry the old roles: refuse them.
         // Revoked before the change, so a 503 here leaves nothing half done.
         const now = yield* Clock.currentTimeMillis
         yield* revocations.revokeSubject(id, Math.floor(now / 1000) * 1000 - 1, now + accessTtlMillis)
-        const updated = yield* users.setRoles(id, roles)
+        const updated = yield* users.setRoles(id, newRoles)
         if (Option.isNone(updated)) return yield* Effect.fail(new UserNotFound())
         return toUser(updated.value)
       }),
@@ -367,14 +437,14 @@ const make = Effect.gen(function* () {
      */
     seedAdmin: (email: string, password: Redacted.Redacted<string>) =>
       Effect.gen(function* () {
-        yield* PasswordPolicy.validate(Redacted.value(password), { email })
+        yield* settings.passwordCheck(Redacted.value(password), { email })
         const found = yield* users.findByEmail(email)
         if (Option.isNone(found)) {
           yield* users.create({
             email,
             name: "Administrator",
             passwordHash: yield* hasher.hash(password),
-            roles: ["admin"]
+            roles: settings.adminRoles
           })
           return
         }
@@ -385,19 +455,24 @@ const make = Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           yield* revocations.revokeSubject(account.id, now, now + accessTtlMillis)
         }
-        if (!account.roles.includes("admin")) yield* users.setRoles(account.id, [...account.roles, "admin"])
+        const missing = settings.adminRoles.filter((role) => !account.roles.includes(role))
+        if (missing.length > 0) yield* users.setRoles(account.id, [...account.roles, ...missing])
       })
   }
 })
 
 /**
- * The use cases as a service.
+ * The use cases as a service. `Accounts.layer` needs the `Users` store,
+ * `AccountsSettings`, the token services (`AccessTokens`, `Jwt.Codec`,
+ * `RefreshTokens`), `PasswordHasher`, `RevocationStore` and a
+ * `CaptchaVerifier`; `AccountsServer.layer` provides all of them from
+ * configuration.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category services
  */
 export class Accounts extends Context.Service<Accounts, Effect.Success<typeof make>>()(
-  "@org/example-api/Accounts"
+  "@org/accounts/Accounts"
 ) {
   static readonly layer = Layer.effect(Accounts, make)
 }

@@ -7,10 +7,9 @@
  *
  * @since 0.1.0
  */
-import { CacheStore, InvalidationBus, RevocationStore } from "@org/core"
+import { CacheStore, InvalidationBus, RevocationStore, RevocationStoreSql } from "@org/core"
 import { Health } from "@org/http"
 import { IoRedis, RedisCacheStore, RedisInvalidationBus, RedisRevocationStore } from "@org/redis"
-import { SqlRevocationStore } from "@org/sql"
 import { Config, Effect, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
 
@@ -40,7 +39,7 @@ export const layerRedisFrom = <E>(redis: Layer.Layer<Redis.Redis | IoRedis.IoRed
     // Revocations in Redis for speed and cross-instance visibility, with the
     // durable copy in Postgres that survives a Redis restart or outage.
     RedisRevocationStore.layer({ namespace: "example-api:revocations:" }).pipe(
-      Layer.provide(RedisRevocationStore.layerDurable(SqlRevocationStore.layer()))
+      Layer.provide(RedisRevocationStore.layerDurable(RevocationStoreSql.layer()))
     ),
     Health.check(
       "redis",

@@ -5,7 +5,7 @@
  *
  * @since 0.1.0
  */
-import { Rbac } from "@org/core"
+import * as Rbac from "@org/core/Rbac"
 
 /**
  * The policy.

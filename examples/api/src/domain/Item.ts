@@ -1,12 +1,12 @@
 /**
- * The item entity of the example API (see shared API contract): its fields,
- * the payloads clients may send, and the repository service.
+ * The item entity of the example API (see the API contract): its fields and
+ * the payloads clients may send. A definition: no server code.
  *
  * @since 0.1.0
  */
-import { Entity, type Repository, RepositoryCache, RepositoryMemory, RepositorySql } from "@org/core"
-import { Context, Effect, Layer, Schema } from "effect"
-import * as SecureRandom from "effect/crypto/SecureRandom"
+import { UserId } from "@org/accounts/AccountsApi"
+import * as Entity from "@org/core/Entity"
+import { Schema } from "effect"
 
 /**
  * An item id (UUID).
@@ -15,20 +15,6 @@ import * as SecureRandom from "effect/crypto/SecureRandom"
  * @category models
  */
 export const ItemId = Entity.Uuid.pipe(Schema.brand("ItemId"))
-
-/**
- * A user id (UUID v7, as the users store assigns them).
- *
- * @since 0.1.0
- * @category models
- */
-export const UserId = Entity.Uuid.pipe(Schema.brand("UserId"))
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type UserId = typeof UserId.Type
 
 const notBlank = Schema.makeFilter((s: string) => s.trim().length > 0, { expected: "a non-blank string" })
 
@@ -112,33 +98,3 @@ export const CreateItem = Schema.Struct(clientFields)
  * @category models
  */
 export const UpdateItem = Schema.Struct(clientPatch)
-
-/**
- * The items repository.
- *
- * @since 0.1.0
- * @category services
- */
-export class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()(
-  "@org/example-api/Items"
-) {
-  /**
-   * Items in Postgres (needs a `SqlClient`), reads by id through the tiered
-   * cache (needs a `CacheStore` and an `InvalidationBus`: memory or Redis).
-   * L1 copies live at most 30 s, the bound on staleness if an invalidation
-   * message is lost; L2 entries 5 minutes.
-   */
-  static readonly layer = Layer.effect(
-    Items,
-    Effect.flatMap(RepositorySql.make(Item), (repository) =>
-      RepositoryCache.make(Item, repository, {
-        ttl: "5 minutes",
-        l1: { maxEntries: 10_000, maxTtl: "30 seconds" }
-      })
-    )
-  ).pipe(Layer.provide(SecureRandom.layerWebCrypto))
-  /** Items in memory, for tests. */
-  static readonly layerMemory = Layer.effect(Items, RepositoryMemory.make(Item)).pipe(
-    Layer.provide(SecureRandom.layerWebCrypto)
-  )
-}

@@ -1,0 +1,73 @@
+/**
+ * The example API's definition: schemas and groups only, no server code
+ * (checked by dependency-cruiser in `pnpm lint`), so the typed client
+ * (`../client.ts`) imports it alone.
+ *
+ * @since 0.1.0
+ */
+import * as AccountsApi from "@org/accounts/AccountsApi"
+import * as ApiDefinition from "@org/http/ApiDefinition"
+import * as Authentication from "@org/http/Authentication"
+import * as CrudGroup from "@org/http/CrudGroup"
+import * as Health from "@org/http/Health"
+import { HttpApi, OpenApi } from "effect/http-api"
+import { CreateItem, Item, UpdateItem } from "../domain/Item.ts"
+import { policy } from "../domain/Policy.ts"
+
+/**
+ * The accounts groups (`/api/v1/auth`, `/api/v1/users`, the JWKS) for the
+ * example's policy.
+ *
+ * @since 0.1.0
+ * @category groups
+ */
+export const accounts = AccountsApi.make({
+  policy,
+  permissions: { read: "users:read", manage: "users:manage" }
+})
+
+/**
+ * `/api/v1/items`: list, create, get, update, delete; each route needs a
+ * bearer token with the permission of the contract.
+ *
+ * @since 0.1.0
+ * @category groups
+ */
+export const ItemsGroup = CrudGroup.make("items", {
+  entity: Item,
+  path: "/api/v1/items",
+  create: CreateItem,
+  update: UpdateItem,
+  annotations: {
+    list: Authentication.requires(policy, "items:read"),
+    get: Authentication.requires(policy, "items:read"),
+    create: Authentication.requires(policy, "items:create"),
+    update: Authentication.requires(policy, "items:update:own", "items:update:any"),
+    delete: Authentication.requires(policy, "items:delete:own", "items:delete:any")
+  }
+})
+  .middleware(Authentication.Authentication)
+  .annotateMerge(OpenApi.annotations({ title: "Items", description: "Items for sale, soft-deleted" }))
+
+/**
+ * The whole API.
+ *
+ * @since 0.1.0
+ * @category api
+ */
+export class Api extends ApiDefinition.prepare(
+  HttpApi.make("example-api")
+    .add(Health.Group)
+    .add(accounts.jwks)
+    .add(accounts.auth)
+    .add(accounts.session)
+    .add(accounts.users)
+    .add(ItemsGroup)
+    .annotateMerge(
+      OpenApi.annotations({
+        title: "Example API",
+        version: "0.1.0",
+        description: "The bundled example service of the org service kit."
+      })
+    )
+) {}
