@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import { HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import { Api } from "./api/Api.ts"
 
@@ -31,9 +32,18 @@ export { Api }
 
 /**
  * A client for the API at `baseUrl`; needs an `HttpClient`
- * (`FetchHttpClient.layer` in browsers and Node).
+ * (`FetchHttpClient.layer` in browsers and Node). `token` signs every call
+ * in (`Authorization: Bearer`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeClient = (baseUrl: string) => HttpApiClient.make(Api, { baseUrl })
+export const makeClient = (baseUrl: string, options: { readonly token?: string | undefined } = {}) => {
+  const token = options.token
+  return HttpApiClient.make(Api, {
+    baseUrl,
+    ...(token === undefined
+      ? {}
+      : { transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(token)) })
+  })
+}

@@ -8,8 +8,8 @@ import { Pagination, RepositorySql, Specification } from "@org/core"
 import { Migrations, SqlTest } from "@org/sql"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
-import { Item } from "../src/Item.ts"
-import { migrations } from "../src/Migrations.ts"
+import { Item } from "../src/domain/Item.ts"
+import { migrations } from "../src/server/Migrations.ts"
 
 const onPostgres = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== ""
 const required = ["1", "true"].includes(process.env.REQUIRE_SERVICES ?? "")

@@ -5,24 +5,28 @@
  * test database (PGlite locally, Postgres in CI).
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Accounts } from "@org/accounts"
 import { Argon2, Totp } from "@org/auth"
 import { Principal } from "@org/core"
 import { Migrations, SqlTest } from "@org/sql"
 import { Clock, Effect, Layer, Logger } from "effect"
 import { SqlClient } from "effect/sql"
 import { TestClock } from "effect/testing"
-import { Accounts } from "../src/Accounts.ts"
-import * as Caching from "../src/Caching.ts"
-import { migrations } from "../src/Migrations.ts"
-import * as Security from "../src/Security.ts"
+import * as App from "../src/server/App.ts"
+import { migrations } from "../src/server/Migrations.ts"
+import * as Stores from "../src/server/Stores.ts"
 import { password, testConfig, testKeys, testMfaKey } from "./client.ts"
 
 const TestLayer = Layer.unwrap(
   Effect.gen(function* () {
     const keys = (yield* Effect.promise(() => testKeys)).keySet
     const mfaKey = yield* Effect.promise(() => testMfaKey)
-    return Security.layer({ config: testConfig, keys, mfaKey, passwords: Argon2.layerTest() }).pipe(
-      Layer.provide(Caching.layerMemory),
+    return App.services({
+      config: testConfig,
+      secrets: { keys, mfaKey },
+      passwords: Argon2.layerTest()
+    }).pipe(
+      Layer.provide(Stores.layerMemory),
       Layer.provideMerge(Layer.provideMerge(Migrations.layer(migrations), SqlTest.layer)),
       Layer.provide(Logger.layer([]))
     )
@@ -35,7 +39,7 @@ const period = 30_000
 
 const setup = Effect.gen(function* () {
   yield* TestClock.setTime(start + 5_000)
-  const accounts = yield* Accounts
+  const accounts = yield* Accounts.Accounts
   const email = `mfa-${Math.random().toString(36).slice(2)}@example.test`
   const user = yield* accounts.register({
     email,

@@ -10,14 +10,14 @@ import { HttpApp } from "@org/http"
 import { IoRedis } from "@org/redis"
 import { Effect } from "effect"
 import * as RedisServer from "../../../packages/redis/test/redisServer.ts"
-import * as Caching from "../src/Caching.ts"
+import * as Stores from "../src/server/Stores.ts"
 import { type Api, AppLayer, makeApi, type Reply } from "./client.ts"
 
 const serveWithRedis = (url: string) =>
   Effect.flatMap(
     Effect.acquireRelease(
       Effect.sync(() =>
-        HttpApp.toWebHandler(AppLayer({ stores: Caching.layerRedisFrom(IoRedis.layer({ url })) }))
+        HttpApp.toWebHandler(AppLayer({ stores: Stores.layerRedisFrom(IoRedis.layer({ url })) }))
       ),
       ({ dispose }) => Effect.promise(dispose)
     ),

@@ -2,21 +2,25 @@
  * Test helpers: the example app over a fresh test database (embedded PGlite,
  * or a fresh database on the Postgres at DATABASE_URL), served in memory,
  * with test-strength password hashing and freshly generated signing keys.
- * `serve()` registers one user and signs every call in as that user unless
- * the call passes its own `authorization` header (`""` for none).
+ *
+ * Two ways to call it: the typed client (`typed`, derived from the API
+ * definition, as a team's client would be), and raw requests (`call`) for
+ * what a typed client cannot send (malformed JSON, forged tokens, odd
+ * headers). `serve()` registers one user and signs every call in as that
+ * user unless the call passes its own `authorization` header (`""` for none).
  */
+import type { AccountsConfig } from "@org/accounts"
 import { Argon2, JwtKeys, SecretBox } from "@org/auth"
 import type { Captcha, RevocationStore } from "@org/core"
 import { type Health, HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
 import { Duration, Effect, Layer, Logger, Redacted } from "effect"
+import { FetchHttpClient } from "effect/http"
 import type { SqlClient } from "effect/sql"
-import type { AppConfig } from "../src/AppConfig.ts"
-import * as Caching from "../src/Caching.ts"
-import { Items } from "../src/Item.ts"
-import { migrations } from "../src/Migrations.ts"
-import * as Security from "../src/Security.ts"
-import { makeApp } from "../src/Server.ts"
+import { makeClient } from "../src/client.ts"
+import * as App from "../src/server/App.ts"
+import { migrations } from "../src/server/Migrations.ts"
+import * as Stores from "../src/server/Stores.ts"
 
 /** What a test looks at in a response. */
 export interface Reply {
@@ -42,14 +46,9 @@ export const admin = { email: "admin@example.test", password: "Adm1n-Test-Passw0
 export const password = "Test-Account-Passw0rd-42"
 
 /** The configuration of test apps. */
-export const testConfig: AppConfig = {
+export const testConfig: AccountsConfig.AccountsConfig = {
   env: "test",
-  host: "127.0.0.1",
-  port: 0,
   dataDir: ".data-test-unused",
-  bodyLimit: "1mb",
-  logLevel: "none",
-  logFormat: "json",
   jwt: {
     algorithm: "ES256",
     privateKey: undefined,
@@ -82,7 +81,7 @@ export interface AppOptions {
   readonly captcha?: Layer.Layer<Captcha.CaptchaVerifier>
   /** The revocation store and cache state; in-memory by default. */
   readonly stores?: Layer.Layer<
-    RevocationStore.RevocationStore | Layer.Success<typeof Caching.layerMemory>,
+    RevocationStore.RevocationStore | Layer.Success<typeof Stores.layerMemory>,
     unknown,
     SqlClient.SqlClient | Health.Checks
   >
@@ -95,18 +94,13 @@ export const AppLayer = (options: AppOptions = {}) =>
       const keys = (yield* Effect.promise(() => testKeys)).keySet
       const mfaKey = yield* Effect.promise(() => testMfaKey)
       const Database = Layer.provideMerge(Migrations.layer(migrations), SqlTest.layer)
-      const SecurityLive = Security.layer({
+      const services = App.services({
         config: testConfig,
+        secrets: { keys, mfaKey },
         passwords: Argon2.layerTest(),
-        keys,
-        mfaKey,
         captcha: options.captcha
-      })
-      const services = Layer.mergeAll(Items.layer, Security.seedAdmin(testConfig)).pipe(
-        Layer.provideMerge(SecurityLive),
-        Layer.provide(options.stores ?? Caching.layerMemory)
-      )
-      return makeApp({
+      }).pipe(Layer.provide(options.stores ?? Stores.layerMemory))
+      return App.make({
         ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
         services
       }).pipe(Layer.provide(Database), Layer.provide(Logger.layer([])))
@@ -134,14 +128,36 @@ export interface Api {
   readonly signUp: (email?: string) => Effect.Effect<Session>
   /** Logs in an existing account; fails the test unless it gets tokens. */
   readonly login: (email: string, password: string) => Effect.Effect<Session>
-  /** The account `call` uses by default. */
+  /** The account `call` and `typed` use by default. */
   readonly user: Session
+  /** The typed client, signed in as `user`. */
+  readonly typed: Effect.Success<ReturnType<typeof typedClient>>
+  /** A typed client signed in with `token` (none when undefined). */
+  readonly typedAs: (token: string | undefined) => ReturnType<typeof typedClient>
 }
 
 let counter = 0
 
 /** The CAPTCHA token the client's own sign-ups and logins send (ignored unless a test adds a verifier). */
 export const captchaSolved = { "x-captcha-token": "solved" }
+
+/**
+ * The typed client over a request handler (in memory or `fetch`), signed in
+ * with `token` when given.
+ */
+export const typedClient = (
+  send: (request: Request) => Promise<Response>,
+  token?: string,
+  base = "http://localhost"
+) =>
+  makeClient(base, { token }).pipe(
+    Effect.provide(
+      Layer.merge(
+        FetchHttpClient.layer,
+        Layer.succeed(FetchHttpClient.Fetch, (input, init) => send(new Request(input, init)))
+      )
+    )
+  )
 
 /** Makes the calls of a test over a request handler. */
 export const makeApi = (send: (request: Request) => Promise<Response>, base = "http://localhost") =>
@@ -187,7 +203,8 @@ export const makeApi = (send: (request: Request) => Promise<Response>, base = "h
       const auth = authorization === undefined ? user.auth : authorization === "" ? {} : { authorization }
       return raw(method, path, body, { ...auth, ...rest })
     }
-    return { call, signUp, login, user } satisfies Api
+    const typedAs = (token: string | undefined) => typedClient(send, token, base)
+    return { call, signUp, login, user, typed: yield* typedAs(user.access), typedAs } satisfies Api
   })
 
 /** Serves the app in memory for the scope. */
