@@ -2,8 +2,45 @@
  * Package boundaries, checked in CI (`pnpm lint`). See docs/adr/0003-package-boundaries.md.
  * @type {import('dependency-cruiser').IConfiguration}
  */
+
+// API definitions: schemas, groups, endpoints, middleware tags, problem
+// classes. A typed client imports these alone (docs/adr/0008).
+const definitions = [
+  "^packages/http/src/(ApiDefinition|Problem|Authentication|CrudGroup|Filters|Preconditions|Health|RequestId)\\.ts$",
+  "^packages/accounts/src/AccountsApi\\.ts$",
+  "^examples/[^/]+/src/(api|domain)/",
+  "^examples/[^/]+/src/client\\.ts$"
+]
+
+// Server code: what a definition must never reach, directly or through
+// another module: handlers, stores, SQL/Redis implementations, migrations,
+// the app pipeline, the runner, the adapter packages, drivers and Node.
+const serverCode = [
+  "^packages/(sql|redis|auth|server)/",
+  "^packages/http/src/(HttpApp|index)\\.ts$",
+  "^packages/core/src/(index|RepositorySql|RepositoryMemory|RepositoryCache|RevocationStoreSql|UnitOfWork|TieredCache)\\.ts$",
+  "^packages/accounts/src/(?!AccountsApi\\.ts$)",
+  "^examples/[^/]+/src/(server/|main\\.ts$)",
+  "node_modules/(@effect/sql-pg|@effect/platform-node|@effect/platform-node-shared|@electric-sql|ioredis|jose|hash-wasm|@opentelemetry)/"
+]
+
 module.exports = {
   forbidden: [
+    {
+      name: "definitions-are-client-safe",
+      comment:
+        "An API definition (schemas, groups, endpoints, middleware tags, problem classes) never reaches server code, so a typed client can import it alone. Import kit modules by their own path (@org/http/Problem, @org/core/Entity), not through a barrel that also exports servers.",
+      severity: "error",
+      from: { path: definitions },
+      to: { path: serverCode, reachable: true }
+    },
+    {
+      name: "definitions-import-no-node-builtins",
+      comment: "An API definition runs in browsers too: no node: builtins.",
+      severity: "error",
+      from: { path: definitions },
+      to: { dependencyTypes: ["core"] }
+    },
     {
       name: "core-imports-only-effect",
       comment:
@@ -17,13 +54,13 @@ module.exports = {
     {
       name: "http-imports-no-adapter",
       comment:
-        "@org/http is the HttpApi shell: it may not import an adapter package (sql, redis, auth, telemetry) nor their drivers.",
+        "@org/http is the HttpApi shell: it may not import an adapter package (sql, redis, auth, accounts, server, telemetry) nor their drivers.",
       severity: "error",
       from: { path: "^packages/http/src" },
       to: {
         path: [
-          "^packages/(sql|redis|auth|telemetry)/",
-          "^@org/(sql|redis|auth|telemetry)",
+          "^packages/(sql|redis|auth|accounts|server|telemetry)/",
+          "^@org/(sql|redis|auth|accounts|server|telemetry)",
           "^(@effect/sql-pg|@effect/platform-node|@electric-sql|ioredis|jose|hash-wasm|@opentelemetry)",
           "node_modules/(@effect/sql-pg|@effect/platform-node|@electric-sql|ioredis|jose|hash-wasm|@opentelemetry)/"
         ]

@@ -3,6 +3,7 @@
  * the real entry point as a process (configuration errors).
  */
 import { spawnSync } from "node:child_process"
+import { generateKeyPairSync } from "node:crypto"
 import { mkdtempSync } from "node:fs"
 import { createServer } from "node:http"
 import { tmpdir } from "node:os"
@@ -62,6 +63,11 @@ describe("example API over HTTP on loopback", () => {
 // A well-formed MFA key (32 bytes, base64), so the production cases fail on the key they name.
 const mfaKey = Buffer.alloc(32, 7).toString("base64")
 
+// A valid ES256 private key, so a production start gets past the keys.
+const productionKey = generateKeyPairSync("ec", { namedCurve: "P-256" })
+  .privateKey.export({ format: "pem", type: "pkcs8" })
+  .toString()
+
 describe("the entry point", () => {
   const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
   const scratch = mkdtempSync(join(tmpdir(), "example-api-config-"))
@@ -85,6 +91,15 @@ describe("the entry point", () => {
     [{ ADMIN_EMAIL: "admin@example.test" }, "ADMIN_PASSWORD"],
     [{ APP_ENV: "production", JWT_PRIVATE_KEY: "x".repeat(40) }, "MFA_ENCRYPTION_KEY"],
     [{ APP_ENV: "production", MFA_ENCRYPTION_KEY: mfaKey }, "JWT_PRIVATE_KEY"],
+    // Everything else is valid: the embedded database is refused in production.
+    [
+      {
+        APP_ENV: "production",
+        MFA_ENCRYPTION_KEY: mfaKey,
+        JWT_PRIVATE_KEY: productionKey
+      },
+      "DATABASE_URL"
+    ],
     [
       {
         APP_ENV: "production",
@@ -95,6 +110,9 @@ describe("the entry point", () => {
       "JWT_ALGORITHM"
     ],
     [{ JWT_ALGORITHM: "HS256", JWT_PRIVATE_KEY: "too-short-secret" }, "JWT_PRIVATE_KEY"],
+    [{ SHUTDOWN_TIMEOUT: "whenever" }, "SHUTDOWN_TIMEOUT"],
+    [{ ADMIN_EMAIL: "not an email", ADMIN_PASSWORD: "Adm1n-Test-Passw0rd-Long" }, "ADMIN_EMAIL"],
+    [{ REFRESH_TOKEN_TTL: "0 seconds" }, "REFRESH_TOKEN_TTL"],
     [{ MFA_ENCRYPTION_KEY: "not-base64-32-bytes" }, "MFA_ENCRYPTION_KEY"]
   ]
   for (const [env, variable] of cases) {

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import { AppConfig } from "@org/core"
 import { Config, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import type { SqlError } from "effect/sql"
 import { SqlClient } from "effect/sql"
@@ -88,7 +89,10 @@ const configError = (variable: string) => (error: Config.ConfigError) =>
 
 /**
  * Reads `DATABASE_URL` (secret; validated when set) and `DATA_DIR` (default
- * `.data`) and tells which backend they select. Empty variables count as unset.
+ * `.data`) and tells which backend they select. Empty variables count as
+ * unset. In production (`APP_ENV=production`) `DATABASE_URL` is required:
+ * the embedded database is for development and tests, and a production
+ * service silently writing to a local PGlite would lose data.
  *
  * @example
  * ```ts
@@ -107,6 +111,13 @@ export const backend: Effect.Effect<Backend, DatabaseConfigError> = Effect.gen(f
   )
   if (Option.isSome(url)) {
     return { _tag: "Postgres", url: yield* validateUrl("DATABASE_URL", url.value) } as const
+  }
+  const env = yield* AppConfig.appEnv.pipe(Effect.mapError(configError("APP_ENV")))
+  if (env === "production") {
+    return yield* new DatabaseConfigError({
+      variable: "DATABASE_URL",
+      message: "DATABASE_URL is required in production (the embedded PGlite is for development and tests)"
+    })
   }
   const dataDir = yield* Config.String("DATA_DIR").pipe(
     Config.withDefault(".data"),

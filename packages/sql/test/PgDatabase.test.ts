@@ -60,6 +60,25 @@ describe("PgDatabase.backend", () => {
     })
   )
 
+  it.effect("refuses the embedded database in production: DATABASE_URL is required", () =>
+    Effect.gen(function* () {
+      for (const env of [{ APP_ENV: "production" }, { APP_ENV: "Production", DATABASE_URL: "" }]) {
+        const error = yield* Effect.flip(PgDatabase.backend.pipe(withEnv(env)))
+        assert.strictEqual(error._tag, "DatabaseConfigError")
+        assert.strictEqual(error.variable, "DATABASE_URL")
+        assert.match(error.message, /^DATABASE_URL is required in production/)
+        assert.notInclude(error.message, "\n")
+      }
+      const postgres = yield* PgDatabase.backend.pipe(
+        withEnv({ APP_ENV: "production", DATABASE_URL: "postgresql://u:p@db:5432/app" })
+      )
+      assert.strictEqual(postgres._tag, "Postgres")
+      assert.strictEqual((yield* PgDatabase.backend.pipe(withEnv({ APP_ENV: "test" })))._tag, "Embedded")
+      const bad = yield* Effect.flip(PgDatabase.backend.pipe(withEnv({ APP_ENV: "prod" })))
+      assert.strictEqual(bad.variable, "APP_ENV")
+    })
+  )
+
   it.effect.each(["mysql://root:s3cret@db/app", "s3cret:pw@db/app", "not a url", "localhost:5432"])(
     "rejects DATABASE_URL=%s naming the variable, not the secret",
     (url) =>
