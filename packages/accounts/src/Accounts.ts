@@ -327,10 +327,12 @@ const make = Effect.gen(function* () {
         })
         // Revoke first: if that cannot be recorded (503), the password stays
         // as it was, so nobody is left believing the old sessions are gone.
-        // Every access token issued up to now is refused (the caller's too:
-        // it refreshes with its kept refresh token); every other session ends.
+        // Access tokens issued before this second are refused (the caller's
+        // too: it refreshes with its kept refresh token, and gets one issued
+        // in this second, which `iat` cannot tell apart); every other
+        // session ends.
         const now = yield* Clock.currentTimeMillis
-        yield* revocations.revokeSubject(account.id, now, now + accessTtlMillis)
+        yield* revocations.revokeSubject(account.id, Math.floor(now / 1000) * 1000 - 1, now + accessTtlMillis)
         yield* refreshTokens.revokeUser(account.id, "password-changed", { except: principal.sessionId })
         yield* users.setPasswordHash(account.id, yield* hasher.hash(Redacted.make(input.newPassword)))
       }),

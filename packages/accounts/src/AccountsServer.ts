@@ -73,8 +73,6 @@ export interface Options<P extends string, R extends string> {
   readonly captcha?: Layer.Layer<Captcha.CaptchaVerifier> | undefined
   /** The password policy; `PasswordPolicy.validate` by default. */
   readonly passwordCheck?: PasswordCheck | undefined
-  /** The users store; SQL by default (`Users.layerMemory` for tests). */
-  readonly users?: Layer.Layer<Users, never, never> | undefined
   /** MFA: how long a login challenge lives (5 minutes), failures before a lock (5), the lock (5 minutes). */
   readonly mfa?:
     | {
@@ -90,13 +88,59 @@ export interface Options<P extends string, R extends string> {
 /**
  * The accounts' services: `Accounts`, the `Authentication` middleware,
  * `PublicKeys`, and the token services (`AccessTokens`, `Jwt.Codec`,
- * `RefreshTokens`, `PasswordHasher`) for the rest of your app. Needs a
- * `SqlClient` and a `RevocationStore`.
+ * `RefreshTokens`, `PasswordHasher`) for the rest of your app, with the
+ * users and refresh-token stores in SQL. Needs a `SqlClient` (tables from
+ * `migrations`) and a `RevocationStore`.
  *
  * @since 0.2.0
  * @category layers
  */
-export const layer = <P extends string, R extends string>(options: Options<P, R>) => {
+export const layer = <P extends string, R extends string>(options: Options<P, R>) =>
+  layerWith({
+    ...options,
+    users: UsersSql.layer,
+    refreshTokens: RefreshTokens.layerSql({ ttl: options.config.jwt.refreshTtl }).pipe(
+      Layer.provide(SecureRandom.layerWebCrypto)
+    )
+  })
+
+/**
+ * `layer` with stores of your choice, for example all in memory for tests
+ * and prototypes (`Users.layerMemory`, `RefreshTokens.layerMemory`).
+ *
+ * @example
+ * ```ts
+ * import { AccountsServer, Users } from "@org/accounts"
+ * import type { AccountsConfig } from "@org/accounts"
+ * import { RefreshTokens } from "@org/auth"
+ * import { Rbac } from "@org/core"
+ * import { Layer } from "effect"
+ * import * as SecureRandom from "effect/crypto/SecureRandom"
+ *
+ * declare const config: AccountsConfig.AccountsConfig
+ * declare const secrets: AccountsConfig.Secrets
+ * const policy = Rbac.make({ permissions: ["users:manage"], roles: { user: {}, admin: { permissions: ["users:manage"] } } })
+ *
+ * export const InMemory = AccountsServer.layerWith({
+ *   config,
+ *   secrets,
+ *   policy,
+ *   defaultRoles: ["user"],
+ *   adminRoles: ["admin"],
+ *   users: Users.layerMemory,
+ *   refreshTokens: RefreshTokens.layerMemory({ ttl: "7 days" }).pipe(Layer.provide(SecureRandom.layerWebCrypto))
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerWith = <P extends string, R extends string, RU, RR>(
+  options: Options<P, R> & {
+    readonly users: Layer.Layer<Users, never, RU>
+    readonly refreshTokens: Layer.Layer<RefreshTokens.RefreshTokens, never, RR>
+  }
+) => {
   const { config, secrets, policy } = options
   const Tokens = Jwt.layer({
     keys: secrets.keys,
@@ -129,16 +173,13 @@ export const layer = <P extends string, R extends string>(options: Options<P, R>
   // The parameters are the kit's defaults (or the caller's test ones): a
   // failure here is a programming error, not a configuration one.
   const Passwords = Layer.orDie(options.passwords ?? Argon2.layer())
-  const Refresh = RefreshTokens.layerSql({ ttl: config.jwt.refreshTtl }).pipe(
-    Layer.provide(SecureRandom.layerWebCrypto)
-  )
   const Base = Layer.mergeAll(
     Tokens,
     Settings,
     Passwords,
-    Refresh,
+    options.refreshTokens,
     options.captcha ?? Captcha.layerNoop,
-    options.users ?? UsersSql.layer
+    options.users
   )
   const Services = Layer.mergeAll(
     Accounts.layer,

@@ -5,28 +5,33 @@
  * test database (PGlite locally, Postgres in CI).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Accounts } from "@org/accounts"
+import { Accounts, AccountsServer } from "@org/accounts"
 import { Argon2, Totp } from "@org/auth"
-import { Principal } from "@org/core"
+import { Principal, RevocationStore } from "@org/core"
 import { Migrations, SqlTest } from "@org/sql"
 import { Clock, Effect, Layer, Logger } from "effect"
 import { SqlClient } from "effect/sql"
 import { TestClock } from "effect/testing"
-import * as App from "../src/server/App.ts"
-import { migrations } from "../src/server/Migrations.ts"
-import * as Stores from "../src/server/Stores.ts"
-import { password, testConfig, testKeys, testMfaKey } from "./client.ts"
+import { config, keys, password, policy } from "./fixtures/app.ts"
 
+const migrations = {
+  "1_users": AccountsServer.migrations.users,
+  "2_refresh_tokens": AccountsServer.migrations.refreshTokens
+}
+
+// The SQL stores on the test database: what production runs.
 const TestLayer = Layer.unwrap(
   Effect.gen(function* () {
-    const keys = (yield* Effect.promise(() => testKeys)).keySet
-    const mfaKey = yield* Effect.promise(() => testMfaKey)
-    return App.services({
-      config: testConfig,
-      secrets: { keys, mfaKey },
+    const { keySet, mfaKey } = yield* Effect.promise(() => keys)
+    return AccountsServer.layer({
+      config: { ...config, admin: undefined },
+      secrets: { keys: keySet, mfaKey },
+      policy,
+      defaultRoles: ["member"],
+      adminRoles: ["owner"],
       passwords: Argon2.layerTest()
     }).pipe(
-      Layer.provide(Stores.layerMemory),
+      Layer.provide(RevocationStore.layerMemory),
       Layer.provideMerge(Layer.provideMerge(Migrations.layer(migrations), SqlTest.layer)),
       Layer.provide(Logger.layer([]))
     )
@@ -51,7 +56,7 @@ const setup = Effect.gen(function* () {
   const asUser = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     Effect.provideService(effect, Principal.CurrentPrincipal, {
       subject: user.id,
-      roles: ["user"],
+      roles: ["member"],
       permissions: new Set<string>(),
       tokenId: "t",
       issuedAt: 0,
