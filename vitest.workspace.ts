@@ -28,5 +28,6 @@ export const projects = [
   project("http", "packages/http"),
   project("server", "packages/server"),
   project("accounts", "packages/accounts"),
-  project("example-api", "examples/api")
+  project("example-api", "examples/api"),
+  project("example-notes", "examples/notes")
 ]

@@ -1,0 +1,54 @@
+/**
+ * The notes service's server side: the notes repository and handlers, the
+ * kit's accounts, and the app. `stores` decides where state lives (SQL in
+ * production, memory in tests).
+ */
+import { type AccountsConfig, AccountsHandlers, AccountsServer } from "@org/accounts"
+import { type Repository, RepositorySql, RevocationStoreSql } from "@org/core"
+import { CrudGroup, Health, HttpApp } from "@org/http"
+import { Context, Effect, Layer } from "effect"
+import * as SecureRandom from "effect/crypto/SecureRandom"
+import { SqlClient } from "effect/sql"
+import { Api, accounts, Note, policy } from "../api/Api.ts"
+
+export class Notes extends Context.Service<Notes, Repository.ForEntity<typeof Note>>()("notes/Notes") {}
+
+export const migrations = {
+  "1_users": AccountsServer.migrations.users,
+  "2_refresh_tokens": AccountsServer.migrations.refreshTokens,
+  "3_revocations": RevocationStoreSql.migration,
+  "4_notes": Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => sql`CREATE TABLE notes (
+      id uuid PRIMARY KEY, title text COLLATE "C" NOT NULL, body text NOT NULL,
+      created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+      version integer NOT NULL, deleted_at timestamptz)`
+  )
+}
+
+export const NotesSql = Layer.effect(Notes, RepositorySql.make(Note)).pipe(
+  Layer.provide(SecureRandom.layerWebCrypto)
+)
+
+export const app = (options: {
+  readonly config: AccountsConfig.AccountsConfig
+  readonly secrets: AccountsConfig.Secrets
+}) =>
+  HttpApp.layer({
+    api: Api,
+    handlers: Layer.mergeAll(
+      CrudGroup.handlers(Api, "notes", { entity: Note, repository: Notes }),
+      AccountsHandlers.layer(Api, accounts),
+      Health.layer(Api)
+    ).pipe(
+      Layer.provide(
+        Layer.mergeAll(
+          NotesSql,
+          AccountsServer.layer({ ...options, policy, defaultRoles: ["writer"], adminRoles: ["admin"] }).pipe(
+            Layer.provide(RevocationStoreSql.layer())
+          )
+        )
+      ),
+      Layer.provide(Health.Checks.layer)
+    )
+  })
