@@ -1,10 +1,21 @@
 /**
  * The items API against the contract (shared API.md), in memory over a real
  * database: PGlite locally, a fresh database on Postgres in CI.
+ *
+ * Requests go through the typed client wherever it can express them; raw
+ * requests are kept for what it cannot send (invalid values, omitted keys,
+ * filters outside the query schema, malformed JSON, odd headers) and for the
+ * exact problem+json bodies and headers it does not show.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { type Reply, serve } from "./client.ts"
+import { UserId } from "@org/accounts/AccountsApi"
+import * as Pagination from "@org/core/Pagination"
+import { Problem } from "@org/http"
+import { DateTime, Effect, Schema } from "effect"
+import { HttpApiClient } from "effect/http-api"
+import { Api } from "../src/client.ts"
+import { Item } from "../src/domain/Item.ts"
+import { type Reply, refused, serve, wireObject } from "./client.ts"
 
 const saw = { name: "Saw", description: "Cuts wood", price: 12.5, quantity: 3, category: "tools" }
 
@@ -22,8 +33,29 @@ const assertProblem = (reply: Reply, status: number) => {
   ])
 }
 
-const pointers = (reply: Reply): Array<string> =>
-  (reply.body.errors ?? []).map((e: { readonly pointer: string }) => e.pointer)
+// The field pointers of a validation problem, read with the kit's problem schema.
+const pointers = (reply: Reply): ReadonlyArray<string> =>
+  (Schema.decodeUnknownSync(Problem.Body)(reply.body).errors ?? []).map((error) => error.pointer)
+
+// A page the raw requests (filters are outside the client's query schema) get back, decoded.
+const decodeItemPage = Schema.decodeUnknownSync(Pagination.Page(Item.schema))
+const names = (reply: Reply): Array<string> => decodeItemPage(reply.body).items.map((item) => item.name)
+
+const decodeGet = HttpApiClient.decodeResponse(Api, { group: "items", endpoint: "get" })
+const decodeCreate = HttpApiClient.decodeResponse(Api, { group: "items", endpoint: "create" })
+
+const itemKeys = [
+  "id",
+  "name",
+  "description",
+  "price",
+  "quantity",
+  "category",
+  "ownerId",
+  "createdAt",
+  "updatedAt",
+  "version"
+]
 
 describe("items API", () => {
   it.effect(
@@ -31,50 +63,85 @@ describe("items API", () => {
     () =>
       Effect.gen(function* () {
         const api = yield* serve()
-        const created = yield* api.call("POST", "/api/v1/items", saw)
-        assert.strictEqual(created.status, 201, created.text)
+        const [created, createdResponse] = yield* api.typed.items.create({
+          payload: saw,
+          responseMode: "decoded-and-response"
+        })
+        assert.strictEqual(createdResponse.status, 201)
         const item = created.body
-        assert.hasAllKeys(item, [
-          "id",
-          "name",
-          "description",
-          "price",
-          "quantity",
-          "category",
-          "ownerId",
-          "createdAt",
-          "updatedAt",
-          "version"
-        ])
-        assert.deepInclude(item, { ...saw, version: 1, ownerId: api.user.id })
+        assert.hasAllKeys(item, itemKeys)
+        assert.deepInclude(item, { ...saw, version: 1, ownerId: UserId.make(api.user.id) })
         assert.match(item.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-        assert.match(item.createdAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
-        assert.strictEqual(created.headers.get("location"), `/api/v1/items/${item.id}`)
+        assert.strictEqual(created.headers.location, `/api/v1/items/${item.id}`)
+        // The wire: exactly these keys (a decoder would drop others), timestamps in ISO 8601 with ms.
+        const wire = yield* wireObject(yield* createdResponse.text)
+        assert.hasAllKeys(wire, itemKeys)
+        assert.match(String(wire.createdAt), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
 
-        const fetched = yield* api.call("GET", `/api/v1/items/${item.id}`)
+        const [fetched, fetchedResponse] = yield* api.typed.items.get({
+          params: { id: item.id },
+          headers: {},
+          responseMode: "decoded-and-response"
+        })
         assert.deepStrictEqual(fetched.body, item)
+        assert.deepStrictEqual(yield* wireObject(yield* fetchedResponse.text), wire)
 
+        // A typed client cannot leave out `description` and `category`: the contract's defaults.
         const minimal = yield* api.call("POST", "/api/v1/items", { name: "Nail", price: 0, quantity: 0 })
+        assert.strictEqual(minimal.status, 201, minimal.text)
         assert.deepInclude(minimal.body, { description: null, category: null })
 
-        const list = yield* api.call("GET", "/api/v1/items?sort=-price,name&page=1&size=20")
-        assert.deepStrictEqual(Object.keys(list.body).sort(), ["items", "page", "pages", "size", "total"])
-        assert.deepInclude(list.body, { page: 1, size: 20, total: 2, pages: 1 })
+        const [list, listResponse] = yield* api.typed.items.list({
+          query: {
+            sort: [
+              { field: "price", direction: "desc" },
+              { field: "name", direction: "asc" }
+            ],
+            page: 1,
+            size: 20
+          },
+          responseMode: "decoded-and-response"
+        })
+        assert.deepStrictEqual(Object.keys(yield* wireObject(yield* listResponse.text)).sort(), [
+          "items",
+          "page",
+          "pages",
+          "size",
+          "total"
+        ])
+        assert.deepInclude(list, { page: 1, size: 20, total: 2, pages: 1 })
         assert.deepStrictEqual(
-          list.body.items.map((i: { readonly name: string }) => i.name),
+          list.items.map((i) => i.name),
           ["Saw", "Nail"]
         )
 
-        const patched = yield* api.call("PATCH", `/api/v1/items/${item.id}`, { price: 9.99, category: null })
-        assert.strictEqual(patched.status, 200, patched.text)
+        const [patched, patchedResponse] = yield* api.typed.items.update({
+          params: { id: item.id },
+          headers: {},
+          payload: { price: 9.99, category: null },
+          responseMode: "decoded-and-response"
+        })
+        assert.strictEqual(patchedResponse.status, 200)
         assert.deepInclude(patched.body, { price: 9.99, category: null, version: 2, name: "Saw" })
-        assert.isAbove(Date.parse(patched.body.updatedAt), Date.parse(item.updatedAt) - 1)
+        assert.isAtLeast(
+          DateTime.toEpochMillis(patched.body.updatedAt),
+          DateTime.toEpochMillis(item.updatedAt)
+        )
 
-        const deleted = yield* api.call("DELETE", `/api/v1/items/${item.id}`)
+        const [, deleted] = yield* api.typed.items.delete({
+          params: { id: item.id },
+          headers: {},
+          responseMode: "decoded-and-response"
+        })
         assert.strictEqual(deleted.status, 204)
+        const gone = yield* refused(
+          api.typed.items.get({ params: { id: item.id }, headers: {}, responseMode: "response-only" }),
+          decodeGet
+        )
+        assert.strictEqual(gone.problem._tag, "NotFoundProblem")
         assertProblem(yield* api.call("GET", `/api/v1/items/${item.id}`), 404)
-        const after = yield* api.call("GET", "/api/v1/items")
-        assert.deepInclude(after.body, { total: 1 })
+        const after = yield* api.typed.items.list({ query: {} })
+        assert.strictEqual(after.total, 1)
       }).pipe(Effect.scoped),
     60_000
   )
@@ -91,29 +158,21 @@ describe("items API", () => {
           { name: "Rake", price: 15, quantity: 9, category: "garden" },
           { name: "Jigsaw", price: 89.9, quantity: 3, category: "power" },
           { name: "Sawdust", price: 5, quantity: 100, category: "tools" },
-          { name: "Chainsaw", price: 300, quantity: 1 }
+          { name: "Chainsaw", price: 300, quantity: 1, category: null }
         ]
-        for (const row of rows) yield* api.call("POST", "/api/v1/items", row)
+        for (const row of rows) yield* api.typed.items.create({ payload: { ...row, description: null } })
+        // Filters (`field[op]=value`) are outside the client's query schema: raw requests.
         const page = yield* api.call(
           "GET",
           "/api/v1/items?page=1&size=20&sort=-price,name&price[gte]=10&category[in]=tools,garden&name[ilike]=%25saw%25"
         )
         assert.strictEqual(page.status, 200, page.text)
-        assert.deepStrictEqual(
-          page.body.items.map((i: { readonly name: string }) => i.name),
-          ["Table saw", "Hand saw", "Saw horse"]
-        )
-        assert.deepInclude(page.body, { page: 1, size: 20, total: 3, pages: 1 })
+        assert.deepStrictEqual(names(page), ["Table saw", "Hand saw", "Saw horse"])
+        assert.deepInclude(decodeItemPage(page.body), { page: 1, size: 20, total: 3, pages: 1 })
         const none = yield* api.call("GET", "/api/v1/items?category[null]=true")
-        assert.deepStrictEqual(
-          none.body.items.map((i: { readonly name: string }) => i.name),
-          ["Chainsaw"]
-        )
+        assert.deepStrictEqual(names(none), ["Chainsaw"])
         const bare = yield* api.call("GET", "/api/v1/items?category=garden&sort=name")
-        assert.deepStrictEqual(
-          bare.body.items.map((i: { readonly name: string }) => i.name),
-          ["Rake", "Saw horse"]
-        )
+        assert.deepStrictEqual(names(bare), ["Rake", "Saw horse"])
         const bad = yield* api.call("GET", "/api/v1/items?ownerSecret[eq]=1&price[gte]=ten")
         assertProblem(bad, 400)
         assert.deepStrictEqual(pointers(bad), ["/ownerSecret[eq]", "/price[gte]"])
@@ -126,6 +185,7 @@ describe("items API", () => {
     () =>
       Effect.gen(function* () {
         const api = yield* serve()
+        // None of these can leave a typed client (its schemas refuse them before sending): raw.
         const bad: Array<readonly [unknown, string]> = [
           [{ ...saw, price: 12.345 }, "/price"],
           [{ ...saw, price: -0.01 }, "/price"],
@@ -149,12 +209,12 @@ describe("items API", () => {
           assertProblem(reply, 400)
           assert.include(pointers(reply), pointer, JSON.stringify(body).slice(0, 80))
         }
-        const ok = yield* api.call("POST", "/api/v1/items", {
-          ...saw,
-          name: "n".repeat(200),
-          price: 9_999_999_999.99
+        const [ok, okResponse] = yield* api.typed.items.create({
+          payload: { ...saw, name: "n".repeat(200), price: 9_999_999_999.99 },
+          responseMode: "decoded-and-response"
         })
-        assert.strictEqual(ok.status, 201, ok.text)
+        assert.strictEqual(okResponse.status, 201)
+        assert.deepInclude(ok.body, { name: "n".repeat(200), price: 9_999_999_999.99 })
         assertProblem(yield* api.call("GET", "/api/v1/items?page=0"), 400)
         assertProblem(yield* api.call("GET", "/api/v1/items?size=101"), 400)
         assertProblem(yield* api.call("GET", "/api/v1/items?sort=ownerId"), 400)
@@ -169,32 +229,43 @@ describe("items API", () => {
     () =>
       Effect.gen(function* () {
         const api = yield* serve()
+        const [ready, readyResponse] = yield* api.typed.health.ready({ responseMode: "decoded-and-response" })
+        const [, liveResponse] = yield* api.typed.health.live({ responseMode: "decoded-and-response" })
+        const fromTyped = (response: typeof liveResponse) => ({
+          status: response.status,
+          header: (name: string): string | null => response.headers[name] ?? null
+        })
+        const fromRaw = (reply: Reply) => ({
+          status: reply.status,
+          header: (name: string) => reply.headers.get(name)
+        })
+        // A caller's request id, unknown routes, wrong methods and malformed JSON: raw.
         const replies = [
-          yield* api.call("GET", "/health/live"),
-          yield* api.call("GET", "/health/ready"),
-          yield* api.call("GET", "/api/v1/items", undefined, { "x-request-id": "caller-id.1" }),
-          yield* api.call("GET", "/nope"),
-          yield* api.call("PUT", "/api/v1/items"),
-          yield* api.call("POST", "/api/v1/items", "{")
+          fromTyped(liveResponse),
+          fromTyped(readyResponse),
+          fromRaw(yield* api.call("GET", "/api/v1/items", undefined, { "x-request-id": "caller-id.1" })),
+          fromRaw(yield* api.call("GET", "/nope")),
+          fromRaw(yield* api.call("PUT", "/api/v1/items")),
+          fromRaw(yield* api.call("POST", "/api/v1/items", "{"))
         ]
         assert.deepStrictEqual(
           replies.map((r) => r.status),
           [200, 200, 200, 404, 405, 400]
         )
-        assert.strictEqual(replies[2]!.headers.get("x-request-id"), "caller-id.1")
+        assert.strictEqual(replies[2]!.header("x-request-id"), "caller-id.1")
         for (const reply of replies) {
-          assert.match(reply.headers.get("x-request-id") ?? "", /^[A-Za-z0-9._-]{1,128}$/)
-          assert.strictEqual(reply.headers.get("x-content-type-options"), "nosniff")
-          assert.strictEqual(reply.headers.get("x-frame-options"), "DENY")
+          assert.match(reply.header("x-request-id") ?? "", /^[A-Za-z0-9._-]{1,128}$/)
+          assert.strictEqual(reply.header("x-content-type-options"), "nosniff")
+          assert.strictEqual(reply.header("x-frame-options"), "DENY")
           assert.strictEqual(
-            reply.headers.get("content-security-policy"),
+            reply.header("content-security-policy"),
             "default-src 'none'; frame-ancestors 'none'"
           )
-          assert.isNull(reply.headers.get("x-powered-by"))
+          assert.isNull(reply.header("x-powered-by"))
         }
-        assert.include(replies[4]!.headers.get("allow") ?? "", "GET")
-        assert.include(replies[4]!.headers.get("allow") ?? "", "POST")
-        assert.deepInclude(replies[1]!.body, { status: "pass", checks: { database: { status: "pass" } } })
+        assert.include(replies[4]!.header("allow") ?? "", "GET")
+        assert.include(replies[4]!.header("allow") ?? "", "POST")
+        assert.deepInclude(ready, { status: "pass", checks: { database: { status: "pass" } } })
       }).pipe(Effect.scoped),
     60_000
   )
@@ -204,8 +275,14 @@ describe("items API", () => {
     () =>
       Effect.gen(function* () {
         const api = yield* serve({ bodyLimit: 1024 })
-        const reply = yield* api.call("POST", "/api/v1/items", { ...saw, description: "x".repeat(2000) })
-        assertProblem(reply, 413)
+        const payload = { ...saw, description: "x".repeat(2000) }
+        const tooLarge = yield* refused(
+          api.typed.items.create({ payload, responseMode: "response-only" }),
+          decodeCreate
+        )
+        assert.strictEqual(tooLarge.problem._tag, "PayloadTooLargeProblem")
+        // The exact problem body: raw.
+        assertProblem(yield* api.call("POST", "/api/v1/items", payload), 413)
       }).pipe(Effect.scoped),
     60_000
   )
@@ -215,6 +292,7 @@ describe("items API", () => {
     () =>
       Effect.gen(function* () {
         const api = yield* serve()
+        // The document is served beside the API, not one of its endpoints: raw.
         const spec = (yield* api.call("GET", "/openapi.json")).body
         assert.match(spec.openapi, /^3\.1/)
         assert.containsAllKeys(spec.paths, [

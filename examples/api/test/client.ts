@@ -8,14 +8,16 @@
  * what a typed client cannot send (malformed JSON, forged tokens, odd
  * headers). `serve()` registers one user and signs every call in as that
  * user unless the call passes its own `authorization` header (`""` for none).
+ * `exchange` and `refused` show a typed call's response head next to its
+ * typed outcome, for the assertions on headers a typed client hides.
  */
-import type { AccountsConfig } from "@org/accounts"
+import { AccountsConfig } from "@org/accounts"
 import { Argon2, JwtKeys, SecretBox } from "@org/auth"
 import type { Captcha, RevocationStore } from "@org/core"
 import { type Health, HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
-import { Duration, Effect, Layer, Logger, Redacted } from "effect"
-import { FetchHttpClient } from "effect/http"
+import { Effect, Layer, Logger, Redacted, Result, Schema } from "effect"
+import { FetchHttpClient, type Headers, type HttpClientError, type HttpClientResponse } from "effect/http"
 import type { SqlClient } from "effect/sql"
 import { makeClient } from "../src/client.ts"
 import * as App from "../src/server/App.ts"
@@ -46,21 +48,12 @@ export const admin = { email: "admin@example.test", password: "Adm1n-Test-Passw0
 export const password = "Test-Account-Passw0rd-42"
 
 /** The configuration of test apps. */
-export const testConfig: AccountsConfig.AccountsConfig = {
+export const testConfig = AccountsConfig.make({
+  ...App.accountsDefaults,
   env: "test",
   dataDir: ".data-test-unused",
-  jwt: {
-    algorithm: "ES256",
-    privateKey: undefined,
-    publicKey: undefined,
-    issuer: "org-example",
-    audience: "org-example-api",
-    accessTtl: Duration.minutes(15),
-    refreshTtl: Duration.days(7)
-  },
-  mfaEncryptionKey: undefined,
   admin: { email: admin.email, password: Redacted.make(admin.password) }
-}
+})
 
 /** Signing keys generated once per test file (with the private JWK, for forging tests). */
 export const testKeys = Effect.runPromise(
@@ -103,7 +96,7 @@ export const AppLayer = (options: AppOptions = {}) =>
       return App.make({
         ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
         services
-      }).pipe(Layer.provide(Database), Layer.provide(Logger.layer([])))
+      }).pipe(Layer.provide(Database), Layer.provideMerge(Logger.layer([])))
     })
   )
 
@@ -152,9 +145,8 @@ export const typedClient = (
 ) =>
   makeClient(base, { token }).pipe(
     Effect.provide(
-      Layer.merge(
-        FetchHttpClient.layer,
-        Layer.succeed(FetchHttpClient.Fetch, (input, init) => send(new Request(input, init)))
+      FetchHttpClient.layer.pipe(
+        Layer.provide(Layer.succeed(FetchHttpClient.Fetch, (input, init) => send(new Request(input, init))))
       )
     )
   )
@@ -206,6 +198,47 @@ export const makeApi = (send: (request: Request) => Promise<Response>, base = "h
     const typedAs = (token: string | undefined) => typedClient(send, token, base)
     return { call, signUp, login, user, typed: yield* typedAs(user.access), typedAs } satisfies Api
   })
+
+/** A typed call's response: status, head and body text, and the client's decoding of it. */
+export interface Exchange<A, P> {
+  readonly status: number
+  readonly headers: Headers.Headers
+  readonly text: string
+  readonly result: Result.Result<A, P>
+}
+
+/**
+ * Sends a typed call made with `responseMode: "response-only"` and decodes
+ * the response as the client would (with the endpoint's
+ * `HttpApiClient.decodeResponse(Api, { group, endpoint })`), so a test sees
+ * the typed outcome (value or problem) and the response head it came in: a
+ * typed failure carries no headers.
+ */
+export const exchange = <E, R, A, P, R2>(
+  sent: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+  decode: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, P, R2>
+): Effect.Effect<Exchange<A, P>, E | HttpClientError.HttpClientError, R | R2> =>
+  Effect.gen(function* () {
+    const response = yield* sent
+    const result = yield* Effect.result(decode(response))
+    return { status: response.status, headers: response.headers, text: yield* response.text, result }
+  })
+
+/** `exchange` for a call that must be refused: the test fails if the client decodes a success. */
+export const refused = <E, R, A, P, R2>(
+  sent: Effect.Effect<HttpClientResponse.HttpClientResponse, E, R>,
+  decode: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, P, R2>
+) =>
+  Effect.flatMap(exchange(sent, decode), (reply) =>
+    Result.isFailure(reply.result)
+      ? Effect.succeed({ ...reply, problem: reply.result.failure })
+      : Effect.die(new Error(`expected a problem, got ${reply.status} ${reply.text.slice(0, 200)}`))
+  )
+
+/** A JSON object body as it was sent: for keys a decoder drops and wire formats it hides. */
+export const wireObject = Schema.decodeUnknownEffect(
+  Schema.fromJsonString(Schema.Record(Schema.String, Schema.Unknown))
+)
 
 /** Serves the app in memory for the scope. */
 export const serve = (options: AppOptions = {}) =>

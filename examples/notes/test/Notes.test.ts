@@ -5,11 +5,10 @@
  * DATABASE_URL), served in memory.
  */
 import { assert, describe, it } from "@effect/vitest"
-import type { AccountsConfig } from "@org/accounts"
-import { JwtKeys, SecretBox } from "@org/auth"
+import { AccountsConfig } from "@org/accounts"
 import { HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
-import { Duration, Effect, Layer, Logger, Redacted } from "effect"
+import { Effect, Layer, Logger, Redacted } from "effect"
 import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import { Api } from "../src/api/Api.ts"
@@ -18,37 +17,20 @@ import { app, migrations } from "../src/server/App.ts"
 const admin = { email: "root@example.test", password: "Notes-Admin-Passw0rd-1" }
 const password = "Notes-Writer-Passw0rd-2"
 
-const config: AccountsConfig.AccountsConfig = {
+const config = AccountsConfig.make({
+  issuer: "notes",
+  audience: "notes-api",
   env: "test",
-  dataDir: ".data-test-unused",
-  jwt: {
-    algorithm: "ES256",
-    privateKey: undefined,
-    publicKey: undefined,
-    issuer: "notes",
-    audience: "notes-api",
-    accessTtl: Duration.minutes(15),
-    refreshTtl: Duration.days(7)
-  },
-  mfaEncryptionKey: undefined,
   admin: { email: admin.email, password: Redacted.make(admin.password) }
-}
+})
 
 const App = Layer.unwrap(
-  Effect.gen(function* () {
-    const signer = yield* JwtKeys.fromPrivateKey(yield* JwtKeys.generate("ES256"), {
-      alg: "ES256",
-      source: "test"
-    })
-    const secrets = {
-      keys: yield* JwtKeys.make({ signer }),
-      mfaKey: yield* Effect.flatMap(SecretBox.generateKey, SecretBox.keyFromBase64)
-    }
-    return app({ config, secrets }).pipe(
+  Effect.map(AccountsConfig.ephemeralSecrets, (secrets) =>
+    app({ config, secrets }).pipe(
       Layer.provide(Layer.provideMerge(Migrations.layer(migrations), SqlTest.layer)),
-      Layer.provide(Logger.layer([]))
+      Layer.provideMerge(Logger.layer([]))
     )
-  })
+  )
 )
 
 const serve = Effect.gen(function* () {

@@ -164,6 +164,74 @@ export const config = (defaults: Defaults): Config.Config<AccountsConfig> =>
 export const load = (defaults: Defaults): Effect.Effect<AccountsConfig, AppConfig.InvalidConfig> =>
   Effect.mapError(config(defaults), AppConfig.fromConfigError)
 
+/**
+ * A configuration in code, with the defaults `load` would apply: for tests
+ * and for services that do not read the environment.
+ *
+ * @example
+ * ```ts
+ * import { AccountsConfig } from "@org/accounts"
+ * import { Redacted } from "effect"
+ *
+ * const config = AccountsConfig.make({
+ *   issuer: "notes",
+ *   audience: "notes-api",
+ *   env: "test",
+ *   admin: { email: "root@example.test", password: Redacted.make("Notes-Admin-Passw0rd-1") }
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (
+  options: Defaults & {
+    readonly env?: AppConfig.AppEnv | undefined
+    readonly dataDir?: string | undefined
+    readonly admin?: AccountsConfig["admin"]
+  }
+): AccountsConfig => ({
+  env: options.env ?? "development",
+  dataDir: options.dataDir ?? ".data",
+  jwt: {
+    algorithm: "ES256",
+    privateKey: undefined,
+    publicKey: undefined,
+    issuer: options.issuer,
+    audience: options.audience,
+    accessTtl: Duration.fromInputUnsafe(options.accessTtl ?? "15 minutes"),
+    refreshTtl: Duration.fromInputUnsafe(options.refreshTtl ?? "7 days")
+  },
+  mfaEncryptionKey: undefined,
+  admin: options.admin
+})
+
+/**
+ * Fresh secrets held only in memory (an ES256 key, an MFA key), for tests:
+ * nothing is read or written on disk.
+ *
+ * @example
+ * ```ts
+ * import { AccountsConfig } from "@org/accounts"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.map(AccountsConfig.ephemeralSecrets, (secrets) => secrets.keys)
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const ephemeralSecrets: Effect.Effect<Secrets> = Effect.gen(function* () {
+  const signer = yield* JwtKeys.fromPrivateKey(yield* JwtKeys.generate("ES256"), {
+    alg: "ES256",
+    source: "generated"
+  })
+  return {
+    keys: yield* JwtKeys.make({ signer }),
+    mfaKey: yield* Effect.flatMap(SecretBox.generateKey, SecretBox.keyFromBase64)
+  }
+}).pipe(Effect.orDie)
+
 const mfaKeyFile = "mfa-key"
 
 // Outside production a missing MFA key is generated once and kept beside the

@@ -29,7 +29,7 @@ import { Problem } from "@org/http"
 import { Context, Effect, Layer, Option } from "effect"
 import { HttpServerRequest } from "effect/http"
 import { type HttpApi, HttpApiBuilder, type HttpApiGroup } from "effect/http-api"
-import { Accounts, type PublicUser } from "./Accounts.ts"
+import { Accounts, type InvalidCredentials, type MfaStateConflict, type PublicUser } from "./Accounts.ts"
 import type * as AccountsApi from "./AccountsApi.ts"
 
 const unauthorized = new Problem.Unauthorized({ detail: "The credentials, token or code were not accepted." })
@@ -194,8 +194,14 @@ export const session = <
     Effect.gen(function* () {
       const accounts = yield* Accounts
       const { policy } = definition
-      const conflict = (error: { readonly detail: string }) =>
-        Effect.fail(new Problem.Conflict({ detail: error.detail }))
+      // The MFA endpoints fail the same two ways.
+      const mfaProblems = <A, R>(effect: Effect.Effect<A, InvalidCredentials | MfaStateConflict, R>) =>
+        effect.pipe(
+          Effect.catchTags({
+            InvalidCredentials: () => Effect.fail(unauthorized),
+            MfaStateConflict: (error) => Effect.fail(new Problem.Conflict({ detail: error.detail }))
+          })
+        )
       return handlers
         .handle("logout", ({ payload }) =>
           accounts
@@ -225,30 +231,9 @@ export const session = <
             Effect.catchTag("InvalidCredentials", () => Effect.fail(unauthorized))
           )
         )
-        .handle("mfaEnroll", () =>
-          accounts.mfaEnroll.pipe(
-            Effect.catchTags({
-              InvalidCredentials: () => Effect.fail(unauthorized),
-              MfaStateConflict: conflict
-            })
-          )
-        )
-        .handle("mfaConfirm", ({ payload }) =>
-          accounts.mfaConfirm(payload.code).pipe(
-            Effect.catchTags({
-              InvalidCredentials: () => Effect.fail(unauthorized),
-              MfaStateConflict: conflict
-            })
-          )
-        )
-        .handle("mfaDisable", ({ payload }) =>
-          accounts.mfaDisable(payload.code).pipe(
-            Effect.catchTags({
-              InvalidCredentials: () => Effect.fail(unauthorized),
-              MfaStateConflict: conflict
-            })
-          )
-        )
+        .handle("mfaEnroll", () => accounts.mfaEnroll.pipe(mfaProblems))
+        .handle("mfaConfirm", ({ payload }) => accounts.mfaConfirm(payload.code).pipe(mfaProblems))
+        .handle("mfaDisable", ({ payload }) => accounts.mfaDisable(payload.code).pipe(mfaProblems))
     })
   )
 
