@@ -26,7 +26,7 @@
 import type { JwtKeys, PasswordPolicy } from "@org/auth"
 import type { Captcha, RevocationStore } from "@org/core"
 import { Problem } from "@org/http"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { HttpServerRequest } from "effect/http"
 import { type HttpApi, HttpApiBuilder, type HttpApiGroup } from "effect/http-api"
 import { Accounts, type InvalidCredentials, type MfaStateConflict, type PublicUser } from "./Accounts.ts"
@@ -194,6 +194,7 @@ export const session = <
     Effect.gen(function* () {
       const accounts = yield* Accounts
       const { policy } = definition
+      const isPermission = Schema.is(policy.Permission)
       // The MFA endpoints fail the same two ways.
       const mfaProblems = <A, R>(effect: Effect.Effect<A, InvalidCredentials | MfaStateConflict, R>) =>
         effect.pipe(
@@ -224,9 +225,7 @@ export const session = <
             Effect.map((me) => ({
               ...me,
               roles: me.roles.filter(policy.isRole),
-              permissions: me.permissions.filter((p): p is P =>
-                (policy.permissions as ReadonlyArray<string>).includes(p)
-              )
+              permissions: me.permissions.filter(isPermission)
             })),
             Effect.catchTag("InvalidCredentials", () => Effect.fail(unauthorized))
           )
