@@ -2,8 +2,8 @@
  * The accounts API as a definition: schemas and HttpApi groups, no server
  * code, so a typed client (`HttpApiClient.make`) can import it alone.
  * `make` builds the groups for your role policy and path prefix; add the
- * ones you mount to your `HttpApi` and serve them with
- * `AccountsHandlers.layer`.
+ * ones you mount to your `HttpApi` and serve each with
+ * `HttpApiBuilder.group(Api, name, AccountsHandlers[name](definition))`.
  *
  * Four groups, so each gets exactly the security it needs:
  * - `auth` (public): register, login, refresh, the second step of an MFA login;

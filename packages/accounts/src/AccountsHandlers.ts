@@ -1,24 +1,32 @@
 /**
- * The server side of `AccountsApi`: one handler layer per group, thin, over
- * the `Accounts` use cases. They map errors to problems: every credential
- * failure is the same 401 detail; an unreachable revocation store is a 503.
+ * The server side of `AccountsApi`: one handler builder per group, thin,
+ * over the `Accounts` use cases. They map errors to problems: every
+ * credential failure is the same 401 detail; an unreachable revocation
+ * store is a 503.
  *
- * Pass your served API (the one you give `HttpApp.layer`) and the
- * definition it was built from; mount the layers of the groups you added.
+ * Mount each group you added to your API with `HttpApiBuilder.group`. The
+ * builders are typed by the definition's own groups, so the compiler checks
+ * each line against your served API where you write it: a group that is
+ * not in the API, or that was built from another definition, does not
+ * compile.
  *
  * @example
  * ```ts
  * import { AccountsApi, AccountsHandlers } from "@org/accounts"
  * import { Rbac } from "@org/core"
  * import { HttpApp } from "@org/http"
- * import { HttpApi } from "effect/http-api"
+ * import { Layer } from "effect"
+ * import { HttpApi, HttpApiBuilder } from "effect/http-api"
  *
  * const policy = Rbac.make({ permissions: ["users:manage"], roles: { user: {}, admin: { permissions: ["users:manage"] } } })
  * const accounts = AccountsApi.make({ policy, permissions: { read: "users:manage", manage: "users:manage" } })
  * class Api extends HttpApp.api(HttpApi.make("my-api").add(accounts.auth).add(accounts.session)) {}
  *
  * // only the groups this API mounts
- * export const Handlers = [AccountsHandlers.auth(Api, accounts), AccountsHandlers.session(Api, accounts)]
+ * export const Handlers = Layer.mergeAll(
+ *   HttpApiBuilder.group(Api, "auth", AccountsHandlers.auth(accounts)),
+ *   HttpApiBuilder.group(Api, "session", AccountsHandlers.session(accounts))
+ * )
  * ```
  *
  * @since 0.2.0
@@ -26,9 +34,9 @@
 import type { JwtKeys, PasswordPolicy } from "@org/auth"
 import type { Captcha, RevocationStore } from "@org/core"
 import { Problem } from "@org/http"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Context, Effect, Option, Schema } from "effect"
 import { HttpServerRequest } from "effect/http"
-import { type HttpApi, HttpApiBuilder, type HttpApiGroup } from "effect/http-api"
+import type { HttpApiBuilder, HttpApiGroup } from "effect/http-api"
 import { Accounts, type InvalidCredentials, type MfaStateConflict, type PublicUser } from "./Accounts.ts"
 import type * as AccountsApi from "./AccountsApi.ts"
 
@@ -72,34 +80,11 @@ export class PublicKeys extends Context.Service<PublicKeys, ReturnType<typeof Jw
   "@org/accounts/PublicKeys"
 ) {}
 
-type AccountsGroups<P extends string, R extends string> = HttpApiGroup.AddMiddleware<
-  | AccountsApi.Definition<P, R>["auth"]
-  | AccountsApi.Definition<P, R>["session"]
-  | AccountsApi.Definition<P, R>["users"]
-  | AccountsApi.Definition<P, R>["jwks"],
-  Problem.Middleware
->
+// A group as the served API holds it: `ApiDefinition.prepare` added
+// `Problem.Middleware` to every endpoint.
+type Served<Group extends HttpApiGroup.Constraint> = HttpApiGroup.AddMiddleware<Group, Problem.Middleware>
 
-// The served API holds the definition's groups (and others): seen through
-// the definition's types, its handlers are checked against the endpoints.
-// `HttpApp.api` added `Problem.Middleware` to each group, as the type says;
-// a group that is not there is a programming error, reported at start.
-const served = <
-  ApiId extends string,
-  Groups extends HttpApiGroup.Constraint,
-  P extends string,
-  R extends string
->(
-  api: HttpApi.HttpApi<ApiId, Groups>,
-  name: "auth" | "session" | "users" | "jwks"
-): HttpApi.HttpApi<ApiId, AccountsGroups<P, R>> => {
-  if (!Object.hasOwn(api.groups, name)) {
-    throw new Error(
-      `AccountsHandlers.${name}: the API "${api.identifier}" has no "${name}" group; add it first`
-    )
-  }
-  return api as unknown as HttpApi.HttpApi<ApiId, AccountsGroups<P, R>>
-}
+type HandlersOf<Group extends HttpApiGroup.Constraint> = HttpApiBuilder.Handlers.FromGroup<Served<Group>>
 
 const roleFilter =
   <P extends string, R extends string>(definition: AccountsApi.Definition<P, R>) =>
@@ -111,16 +96,9 @@ const roleFilter =
  * @since 0.2.0
  * @category layers
  */
-export const auth = <
-  ApiId extends string,
-  Groups extends HttpApiGroup.Constraint,
-  P extends string,
-  R extends string
->(
-  api: HttpApi.HttpApi<ApiId, Groups>,
-  definition: AccountsApi.Definition<P, R>
-) =>
-  HttpApiBuilder.group(served<ApiId, Groups, P, R>(api, "auth"), "auth", (handlers) =>
+export const auth =
+  <P extends string, R extends string>(definition: AccountsApi.Definition<P, R>) =>
+  (handlers: HandlersOf<AccountsApi.Definition<P, R>["auth"]>) =>
     Effect.gen(function* () {
       const accounts = yield* Accounts
       const toWire = roleFilter(definition)
@@ -173,7 +151,6 @@ export const auth = <
           )
         )
     })
-  )
 
 /**
  * `session` (bearer): logout, password change, me, MFA enroll, confirm, disable.
@@ -181,16 +158,9 @@ export const auth = <
  * @since 0.2.0
  * @category layers
  */
-export const session = <
-  ApiId extends string,
-  Groups extends HttpApiGroup.Constraint,
-  P extends string,
-  R extends string
->(
-  api: HttpApi.HttpApi<ApiId, Groups>,
-  definition: AccountsApi.Definition<P, R>
-) =>
-  HttpApiBuilder.group(served<ApiId, Groups, P, R>(api, "session"), "session", (handlers) =>
+export const session =
+  <P extends string, R extends string>(definition: AccountsApi.Definition<P, R>) =>
+  (handlers: HandlersOf<AccountsApi.Definition<P, R>["session"]>) =>
     Effect.gen(function* () {
       const accounts = yield* Accounts
       const { policy } = definition
@@ -234,7 +204,6 @@ export const session = <
         .handle("mfaConfirm", ({ payload }) => accounts.mfaConfirm(payload.code).pipe(mfaProblems))
         .handle("mfaDisable", ({ payload }) => accounts.mfaDisable(payload.code).pipe(mfaProblems))
     })
-  )
 
 /**
  * `users` (bearer + permission): list, set roles, delete.
@@ -242,16 +211,9 @@ export const session = <
  * @since 0.2.0
  * @category layers
  */
-export const users = <
-  ApiId extends string,
-  Groups extends HttpApiGroup.Constraint,
-  P extends string,
-  R extends string
->(
-  api: HttpApi.HttpApi<ApiId, Groups>,
-  definition: AccountsApi.Definition<P, R>
-) =>
-  HttpApiBuilder.group(served<ApiId, Groups, P, R>(api, "users"), "users", (handlers) =>
+export const users =
+  <P extends string, R extends string>(definition: AccountsApi.Definition<P, R>) =>
+  (handlers: HandlersOf<AccountsApi.Definition<P, R>["users"]>) =>
     Effect.gen(function* () {
       const accounts = yield* Accounts
       const toWire = roleFilter(definition)
@@ -277,7 +239,6 @@ export const users = <
             .pipe(Effect.catchTags({ UserNotFound: notFound, RevocationUnavailable: unavailable }))
         )
     })
-  )
 
 /**
  * `jwks` (public): the public keys in `PublicKeys`.
@@ -285,40 +246,10 @@ export const users = <
  * @since 0.2.0
  * @category layers
  */
-export const jwks = <
-  ApiId extends string,
-  Groups extends HttpApiGroup.Constraint,
-  P extends string,
-  R extends string
->(
-  api: HttpApi.HttpApi<ApiId, Groups>,
-  _definition: AccountsApi.Definition<P, R>
-) =>
-  HttpApiBuilder.group(served<ApiId, Groups, P, R>(api, "jwks"), "jwks", (handlers) =>
+export const jwks =
+  <P extends string, R extends string>(_definition: AccountsApi.Definition<P, R>) =>
+  (handlers: HandlersOf<AccountsApi.Definition<P, R>["jwks"]>) =>
     Effect.map(PublicKeys, (keys) => {
       const body = { keys: keys.keys.map((key) => ({ ...key })) }
       return handlers.handle("jwks", () => Effect.succeed(body))
     })
-  )
-
-/**
- * The handler layers of all four groups.
- *
- * @since 0.2.0
- * @category layers
- */
-export const layer = <
-  ApiId extends string,
-  Groups extends HttpApiGroup.Constraint,
-  P extends string,
-  R extends string
->(
-  api: HttpApi.HttpApi<ApiId, Groups>,
-  definition: AccountsApi.Definition<P, R>
-) =>
-  Layer.mergeAll(
-    auth(api, definition),
-    session(api, definition),
-    users(api, definition),
-    jwks(api, definition)
-  )

@@ -7,10 +7,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { AccountsApi, AccountsHandlers } from "@org/accounts"
+import { Rbac } from "@org/core"
 import { Health, HttpApp } from "@org/http"
 import { JwtAttacks } from "@org/testing"
-import { Effect } from "effect"
-import { HttpApi } from "effect/http-api"
+import { Effect, Layer } from "effect"
+import { HttpApi, HttpApiBuilder } from "effect/http-api"
 import { definition, keys, owner, password, serve } from "./fixtures/app.ts"
 
 let counter = 0
@@ -212,19 +213,23 @@ describe("AccountsApi + AccountsHandlers for a team's own policy and prefix", ()
 })
 
 describe("mounting only some groups", () => {
-  it("a group's handlers on an API without that group fail at once, naming it", () => {
-    class Partial extends HttpApp.api(HttpApi.make("partial").add(Health.Group).add(definition.auth)) {}
-    assert.throws(() => AccountsHandlers.users(Partial, definition), /no "users" group/)
-    // The mounted group builds.
-    assert.isDefined(AccountsHandlers.auth(Partial, definition))
+  const otherPolicy = Rbac.make({ permissions: ["all"], roles: { root: { permissions: ["all"] } } })
+  const other = AccountsApi.make({ policy: otherPolicy, permissions: { read: "all", manage: "all" } })
+  class Partial extends HttpApp.api(HttpApi.make("partial").add(Health.Group).add(definition.auth)) {}
+
+  it("a group's handlers fit only an API that holds that very group (checked by the compiler)", () => {
+    // @ts-expect-error: the API has no "users" group
+    const missing = () => HttpApiBuilder.group(Partial, "users", AccountsHandlers.users(definition))
+    // @ts-expect-error: an "auth" group of another definition (another policy) is another type
+    const mismatched = () => HttpApiBuilder.group(Partial, "auth", AccountsHandlers.auth(other))
+    assert.isFunction(missing)
+    assert.isFunction(mismatched)
+    assert.isTrue(Layer.isLayer(HttpApiBuilder.group(Partial, "auth", AccountsHandlers.auth(definition))))
   })
 
-  it("the definition follows the policy: roles outside it are not part of the schema", () => {
-    const other = AccountsApi.make({
-      policy: definition.policy,
-      permissions: { read: "notes:read", manage: "members:admin" }
-    })
+  it("the definition follows the policy and defaults the prefix", () => {
     assert.strictEqual(other.prefix, "/api/v1")
     assert.deepStrictEqual(definition.policy.roles, ["member", "owner"])
+    assert.deepStrictEqual(otherPolicy.roles, ["root"])
   })
 })

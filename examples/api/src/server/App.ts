@@ -14,6 +14,7 @@ import type { Captcha, PasswordHasher } from "@org/core"
 import { Health, HttpApp } from "@org/http"
 import { PgDatabase } from "@org/sql"
 import { Layer } from "effect"
+import { HttpApiBuilder } from "effect/http-api"
 import { Api, accounts } from "../api/Api.ts"
 import { policy } from "../domain/Policy.ts"
 import { Items, ItemsHandlers } from "./Items.ts"
@@ -77,7 +78,16 @@ export const make = <E, R>(options: {
 }) =>
   HttpApp.layer({
     api: Api,
-    handlers: Layer.mergeAll(ItemsHandlers, AccountsHandlers.layer(Api, accounts), Health.layer(Api)).pipe(
+    handlers: Layer.mergeAll(
+      ItemsHandlers,
+      Layer.mergeAll(
+        HttpApiBuilder.group(Api, "auth", AccountsHandlers.auth(accounts)),
+        HttpApiBuilder.group(Api, "session", AccountsHandlers.session(accounts)),
+        HttpApiBuilder.group(Api, "users", AccountsHandlers.users(accounts)),
+        HttpApiBuilder.group(Api, "jwks", AccountsHandlers.jwks(accounts))
+      ),
+      Health.layer(Api)
+    ).pipe(
       Layer.provide(Layer.merge(DatabaseCheck, options.services)),
       Layer.provideMerge(Health.Checks.layer)
     ),

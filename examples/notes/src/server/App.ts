@@ -8,6 +8,7 @@ import { type Repository, RepositorySql, RevocationStoreSql } from "@org/core"
 import { CrudGroup, Health, HttpApp } from "@org/http"
 import { Context, Effect, Layer } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
+import { HttpApiBuilder } from "effect/http-api"
 import { SqlClient } from "effect/sql"
 import { Api, accounts, Note, policy } from "../api/Api.ts"
 
@@ -38,7 +39,12 @@ export const app = (options: {
     api: Api,
     handlers: Layer.mergeAll(
       CrudGroup.handlers(Api, "notes", { entity: Note, repository: Notes }),
-      AccountsHandlers.layer(Api, accounts),
+      Layer.mergeAll(
+        HttpApiBuilder.group(Api, "auth", AccountsHandlers.auth(accounts)),
+        HttpApiBuilder.group(Api, "session", AccountsHandlers.session(accounts)),
+        HttpApiBuilder.group(Api, "users", AccountsHandlers.users(accounts)),
+        HttpApiBuilder.group(Api, "jwks", AccountsHandlers.jwks(accounts))
+      ),
       Health.layer(Api)
     ).pipe(
       Layer.provide(
