@@ -1,80 +1,16 @@
 /**
- * Effect's own `Result`, re-exported with the bridges service code reaches for:
- * to and from `Effect`, from nullable values and `Option`, and validation that
- * collects every failure instead of stopping at the first.
+ * Effect's own `Result`, re-exported with what it lacks: validation that
+ * collects every failure instead of stopping at the first (`validateAll`,
+ * `validateStruct`). The bridges are Effect's: `Effect.fromResult` (to an
+ * effect), `Effect.result` (from one), `Result.fromNullishOr`,
+ * `Result.fromOption`, `Result.getSuccess`.
  *
  * @since 0.1.0
  */
 import * as Arr from "effect/Array"
-import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as R from "effect/Result"
 
 export * from "effect/Result"
-
-/**
- * Lifts a `Result` into an `Effect` that succeeds or fails with its value.
- *
- * @example
- * ```ts
- * import { Result } from "@org/core"
- * const effect = Result.toEffect(Result.succeed(1))
- * ```
- *
- * @since 0.1.0
- * @category conversions
- */
-export const toEffect: <A, E>(self: R.Result<A, E>) => Effect.Effect<A, E> = Effect.fromResult
-
-/**
- * Runs an effect and captures its typed outcome as a `Result` (defects still die).
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Result } from "@org/core"
- * const outcome = Result.fromEffect(Effect.fail("boom")) // Effect<Result<never, string>>
- * ```
- *
- * @since 0.1.0
- * @category conversions
- */
-export const fromEffect: <A, E, Req>(
-  self: Effect.Effect<A, E, Req>
-) => Effect.Effect<R.Result<A, E>, never, Req> = Effect.result
-
-/**
- * A `Success` for a present value, a `Failure` built by `onNullish` for `null`
- * or `undefined`.
- *
- * @example
- * ```ts
- * import { Result } from "@org/core"
- * Result.fromNullable(process.env.PORT, () => "PORT is not set")
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const fromNullable = <A, E>(value: A, onNullish: () => E): R.Result<NonNullable<A>, E> =>
-  R.fromNullishOr(value, onNullish)
-
-/**
- * A `Result` from an `Option`, failing with `onNone()` when it is empty.
- *
- * @since 0.1.0
- * @category conversions
- */
-export const fromOptionOr = <A, E>(option: Option.Option<A>, onNone: () => E): R.Result<A, E> =>
-  Option.isSome(option) ? R.succeed(option.value) : R.fail(onNone())
-
-/**
- * The value of a `Success` as an `Option`; a `Failure` becomes `None`.
- *
- * @since 0.1.0
- * @category conversions
- */
-export const toOption: <A, E>(self: R.Result<A, E>) => Option.Option<A> = R.getSuccess
 
 /**
  * Validation that accumulates: all successes when every result succeeds,
@@ -131,6 +67,12 @@ export const validateStruct = <const Fields extends Record<string, R.Result<unkn
     if (R.isSuccess(result)) values[field] = result.success
     else failures.push({ field, error: result.failure })
   }
-  // The loop above fills `values` with exactly the keys and types of `fields`.
-  return Arr.isArrayNonEmpty(failures) ? R.fail(failures as never) : R.succeed(values as never)
+  type Values = { readonly [K in keyof Fields]: R.Result.Success<Fields[K]> }
+  type Failures = Arr.NonEmptyArray<{
+    readonly field: keyof Fields & string
+    readonly error: R.Result.Failure<Fields[keyof Fields]>
+  }>
+  // The loop above fills `values` with exactly the keys and types of
+  // `fields`, and `failures` with their names and errors.
+  return Arr.isArrayNonEmpty(failures) ? R.fail(failures as Failures) : R.succeed(values as Values)
 }

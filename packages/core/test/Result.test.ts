@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "@org/core"
-import { Effect, Option } from "effect"
+import { Option } from "effect"
 import * as fc from "fast-check"
 
 const result: fc.Arbitrary<Result.Result<number, string>> = fc.oneof(
@@ -9,41 +9,14 @@ const result: fc.Arbitrary<Result.Result<number, string>> = fc.oneof(
 )
 
 describe("Result", () => {
-  it.effect("toEffect then fromEffect is the identity", () =>
-    Effect.promise(() =>
-      fc.assert(
-        fc.asyncProperty(result, async (r) => {
-          const back = await Effect.runPromise(Result.fromEffect(Result.toEffect(r)))
-          assert.deepStrictEqual(back, r)
-        })
-      )
-    )
-  )
-
-  it("fromNullable fails only on null and undefined", () => {
-    assert.deepStrictEqual(
-      Result.fromNullable(0, () => "none"),
-      Result.succeed(0)
-    )
-    assert.deepStrictEqual(
-      Result.fromNullable("", () => "none"),
-      Result.succeed("")
-    )
-    assert.deepStrictEqual(
-      Result.fromNullable(null, () => "none"),
-      Result.fail("none")
-    )
-    assert.deepStrictEqual(
-      Result.fromNullable(undefined, () => "none"),
-      Result.fail("none")
-    )
-  })
-
-  it("fromOptionOr and toOption round-trip", () => {
+  it("is Effect's Result: its constructors and guards are re-exported", () => {
     fc.assert(
-      fc.property(fc.option(fc.integer(), { nil: undefined }), (n) => {
-        const option = Option.fromUndefinedOr(n)
-        assert.deepStrictEqual(Result.toOption(Result.fromOptionOr(option, () => "empty")), option)
+      fc.property(result, (r) => {
+        assert.strictEqual(Result.isSuccess(r), !Result.isFailure(r))
+        assert.deepStrictEqual(
+          Result.getSuccess(r),
+          Result.isSuccess(r) ? Option.some(r.success) : Option.none()
+        )
       })
     )
   })
