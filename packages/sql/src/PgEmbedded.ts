@@ -19,7 +19,7 @@ import { PGlite } from "@electric-sql/pglite"
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import type { Layer, Scope } from "effect"
 import { Effect } from "effect"
-import type { Reactivity } from "effect/reactivity"
+import type * as Reactivity from "effect/reactivity/Reactivity"
 import type { SqlClient } from "effect/sql"
 import { SqlError } from "effect/sql"
 
@@ -107,7 +107,11 @@ const listeningPort = (server: PGLiteSocketServer): number => {
  */
 export const make = Effect.fnUntraced(function* (
   options: Options = {}
-): Effect.fn.Return<PgClient.PgClient, SqlError.SqlError, Scope.Scope | Reactivity.Reactivity> {
+): Effect.fn.Return<
+  PgClient.PgClient & SqlClient.SqlClient,
+  SqlError.SqlError,
+  Scope.Scope | Reactivity.Reactivity
+> {
   const host = options.host ?? "127.0.0.1"
   const db = yield* openDatabase(options.dataDir)
   const server = yield* serve(db, host, options.port ?? 0)

@@ -10,7 +10,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { Layer, Redacted, Scope } from "effect"
 import { Clock, Config, Duration, Effect, Random } from "effect"
-import type { Reactivity } from "effect/reactivity"
+import type * as Reactivity from "effect/reactivity/Reactivity"
 import type { SqlError } from "effect/sql"
 import { SqlClient } from "effect/sql"
 import * as PgDatabase from "./PgDatabase.ts"
@@ -93,7 +93,7 @@ const freshDatabase = Effect.fnUntraced(function* (url: Redacted.Redacted<string
  * @category constructors
  */
 export const make: Effect.Effect<
-  PgClient.PgClient,
+  PgClient.PgClient & SqlClient.SqlClient,
   PgDatabase.DatabaseConfigError | PgDatabase.DatabaseUnavailable | SqlError.SqlError,
   Scope.Scope | Reactivity.Reactivity
 > = Effect.gen(function* () {
