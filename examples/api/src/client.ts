@@ -11,7 +11,10 @@
  *
  * const program = Effect.gen(function* () {
  *   const client = yield* makeClient("http://127.0.0.1:3000")
- *   const tokens = yield* client.auth.login({ payload: { email: "ada@example.com", password: "Analytical-Engine-1843" } })
+ *   const tokens = yield* client.auth.login({
+ *     headers: {}, // { "x-captcha-token": ... } where a CAPTCHA verifier is configured
+ *     payload: { email: "ada@example.com", password: "Analytical-Engine-1843" }
+ *   })
  *   return tokens
  * }).pipe(Effect.provide(FetchHttpClient.layer))
  * ```

@@ -286,7 +286,7 @@ const nullDefault = Effect.succeed(null)
  * import { Schema } from "effect"
  * import { Entity } from "@org/core"
  *
- * export const ItemId = Entity.Id("ItemId")
+ * export const ItemId = Entity.Uuid.pipe(Schema.brand("ItemId"))
  * export const Item = Entity.make("Item", {
  *   table: "items",
  *   id: ItemId,

@@ -39,8 +39,9 @@ export interface Options {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { RepositoryCache, RepositorySql } from "@org/core"
- * import { Item } from "./Item.ts"
+ * import { type Entity, RepositoryCache, RepositorySql } from "@org/core"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
  *
  * const items = Effect.flatMap(RepositorySql.make(Item), (repository) =>
  *   RepositoryCache.make(Item, repository, { ttl: "5 minutes" })

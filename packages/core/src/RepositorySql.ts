@@ -79,9 +79,9 @@ const statements = (sql: SqlClient.SqlClient, definition: Entity.Any) => {
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
- * import { Pagination, RepositorySql, Specification } from "@org/core"
- * import { Item } from "./Item.ts"
+ * import { type Entity, Pagination, RepositorySql, Specification } from "@org/core"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
  *
  * const statement = RepositorySql.pageStatement(Item, {
  *   ...Pagination.request({ sort: [{ field: "price", direction: "desc" }] }),
@@ -109,8 +109,9 @@ export const pageStatement = (
  * ```ts
  * import { Context, Layer } from "effect"
  * import { SecureRandom } from "effect/crypto"
- * import { RepositorySql, type Repository } from "@org/core"
- * import { Item } from "./Item.ts"
+ * import { type Entity, RepositorySql, type Repository } from "@org/core"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
  *
  * class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()("app/Items") {
  *   static readonly layer = Layer.effect(Items, RepositorySql.make(Item)).pipe(

@@ -547,10 +547,14 @@ const isValue = (u: unknown): u is Value =>
  *
  * @example
  * ```ts
- * import { DateTime } from "effect"
- * import { Specification } from "@org/core"
- * import { Item } from "./Item.ts"
+ * import { DateTime, Schema } from "effect"
+ * import { Entity, Specification } from "@org/core"
  *
+ * const Item = Entity.make("Item", {
+ *   table: "items",
+ *   id: Entity.Uuid.pipe(Schema.brand("ItemId")),
+ *   fields: { name: Entity.Text, price: Schema.Finite }
+ * })
  * const S = Specification.of(Item)
  * const spec = S.field("price").gte(10).and(S.field("createdAt").lt(DateTime.makeUnsafe(0)))
  * ```
@@ -946,8 +950,9 @@ const predicate = (prepared: Prepared): ((row: Row) => boolean) => {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Specification } from "@org/core"
- * import { Item } from "./Item.ts"
+ * import { type Entity, Specification } from "@org/core"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
  *
  * const program = Effect.gen(function* () {
  *   const isCheap = yield* Specification.isSatisfiedBy(Item, Specification.field("price").lt(10))
@@ -969,8 +974,10 @@ export const isSatisfiedBy = <D extends Entity.Any>(
  *
  * @example
  * ```ts
- * import { Specification } from "@org/core"
- * import { Item, items } from "./Item.ts"
+ * import { type Entity, Specification } from "@org/core"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
+ * declare const items: ReadonlyArray<Entity.Type<typeof Item>>
  *
  * const cheap = Specification.filter(Item, Specification.field("price").lt(10), items)
  * ```
@@ -1057,8 +1064,9 @@ const compile = (sql: SqlClient.SqlClient, prepared: Prepared): Statement.Fragme
  * ```ts
  * import { Effect } from "effect"
  * import { SqlClient } from "effect/sql"
- * import { Specification } from "@org/core"
- * import { Item } from "./Item.ts"
+ * import { type Entity, Specification } from "@org/core"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
  *
  * const cheapItems = Effect.gen(function* () {
  *   const sql = yield* SqlClient.SqlClient

@@ -22,9 +22,10 @@
  * @example
  * ```ts
  * import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
- * import { Authentication } from "@org/http"
- * import { policy } from "./Policy.ts"
+ * import * as Rbac from "@org/core/Rbac"
+ * import * as Authentication from "@org/http/Authentication"
  *
+ * const policy = Rbac.make({ permissions: ["reports:read"], roles: { analyst: { permissions: ["reports:read"] } } })
  * const Reports = HttpApiGroup.make("reports")
  *   .add(HttpApiEndpoint.get("list", "/reports").annotateMerge(Authentication.requires(policy, "reports:read")))
  *   .middleware(Authentication.Authentication)
@@ -117,9 +118,10 @@ const invalid = new Problem.Unauthorized({
  * @example
  * ```ts
  * import { Layer } from "effect"
- * import { RevocationStore } from "@org/core"
+ * import { type Rbac, RevocationStore } from "@org/core"
  * import { Authentication } from "@org/http"
- * import { policy } from "./Policy.ts"
+ *
+ * declare const policy: Rbac.Policy<string, string> // your Rbac.make policy
  *
  * const AuthenticationLive = Authentication.layer({ policy }).pipe(Layer.provide(RevocationStore.layerMemory))
  * ```

@@ -4,7 +4,16 @@
  * repository, the handlers that serve it. One entity is a few lines:
  *
  * ```ts
+ * import { Context } from "effect"
+ * import { HttpApi } from "effect/http-api"
+ * import type { Entity, Repository } from "@org/core"
+ * import { CrudGroup, HttpApp } from "@org/http"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
+ * class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()("app/Items") {}
+ *
  * const ItemsGroup = CrudGroup.make("items", { entity: Item, path: "/api/v1/items" })
+ * class Api extends HttpApp.api(HttpApi.make("shop").add(ItemsGroup)) {}
  * const ItemsHandlers = CrudGroup.handlers(Api, "items", { entity: Item, repository: Items })
  * ```
  *
@@ -118,8 +127,10 @@ export type Operation = "list" | "create" | "get" | "update" | "delete"
  * @example
  * ```ts
  * import { HttpApi } from "effect/http-api"
+ * import type { Entity } from "@org/core"
  * import { CrudGroup } from "@org/http"
- * import { Item } from "./Item.ts"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
  *
  * export class Api extends HttpApi.make("api").add(CrudGroup.make("items", { entity: Item, path: "/api/v1/items" })) {}
  * ```
@@ -249,9 +260,14 @@ const locationOf = (url: string, id: string): string => {
  *
  * @example
  * ```ts
- * import { CrudGroup } from "@org/http"
- * import { Api } from "./Api.ts"
- * import { Item, Items } from "./Item.ts"
+ * import { Context } from "effect"
+ * import { HttpApi } from "effect/http-api"
+ * import type { Entity, Repository } from "@org/core"
+ * import { CrudGroup, HttpApp } from "@org/http"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
+ * class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()("app/Items") {}
+ * class Api extends HttpApp.api(HttpApi.make("shop").add(CrudGroup.make("items", { entity: Item, path: "/items" }))) {}
  *
  * export const ItemsHandlers = CrudGroup.handlers(Api, "items", { entity: Item, repository: Items })
  * ```

@@ -109,8 +109,10 @@ const parseOne = (definition: Entity.Any, parameter: string, raw: string): Parse
  *
  * @example
  * ```ts
+ * import type { Entity } from "@org/core"
  * import { Filters } from "@org/http"
- * import { Item } from "./Item.ts"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
  *
  * const spec = Filters.parse(Item, new URLSearchParams("price[gte]=10&category[in]=tools,garden"))
  * ```

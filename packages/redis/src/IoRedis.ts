@@ -85,7 +85,7 @@ const commandOf =
  * import { IoRedis } from "@org/redis"
  *
  * const program = Effect.scoped(
- *   Effect.flatMap(IoRedis.make({ url: "redis://127.0.0.1:6379" }), (redis) => redis.send("PING"))
+ *   Effect.flatMap(IoRedis.make({ url: "redis://127.0.0.1:6379" }), ({ redis }) => redis.send("PING"))
  * )
  * ```
  *

@@ -48,10 +48,17 @@ class Boom {
  * @example
  * ```ts
  * import { it } from "@effect/vitest"
- * import { UnitOfWorkLaws } from "@org/testing"
+ * import { RepositoryMemory, UnitOfWork } from "@org/core"
+ * import { UnitOfWorkLaws, Widget } from "@org/testing"
+ * import { Effect, Layer } from "effect"
+ * import { SecureRandom } from "effect/crypto"
  *
- * declare const fresh: UnitOfWorkLaws.Fresh<never>
- * for (const [name, law] of Object.entries(UnitOfWorkLaws.laws)) it.effect(name, () => law(fresh))
+ * const fresh = Effect.all({ left: RepositoryMemory.make(Widget.Widget), right: RepositoryMemory.make(Widget.Widget) })
+ * const Services = Layer.mergeAll(UnitOfWork.layerMemory, SecureRandom.layerWebCrypto)
+ *
+ * for (const [name, law] of Object.entries(UnitOfWorkLaws.laws)) {
+ *   it.effect(name, () => law(fresh).pipe(Effect.provide(Services)))
+ * }
  * ```
  *
  * @since 0.1.0
