@@ -9,6 +9,7 @@
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
 import * as Schema from "effect/Schema"
 import type * as Entity from "./Entity.ts"
 import * as Records from "./internal/records.ts"
@@ -31,8 +32,9 @@ interface Row {
  * ```ts
  * import { Context, Layer } from "effect"
  * import { SecureRandom } from "effect/crypto"
- * import { RepositoryMemory, type Repository } from "@org/core"
- * import { Item } from "./Item.ts"
+ * import { type Entity, RepositoryMemory, type Repository } from "@org/core"
+ *
+ * declare const Item: Entity.Any // an Entity.make definition
  *
  * class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()("app/Items") {
  *   static readonly layerMemory = Layer.effect(Items, RepositoryMemory.make(Item)).pipe(
@@ -58,10 +60,14 @@ export const make = <D extends Entity.Any>(
 
     const notFound = (id: unknown) => Records.notFound(definition, id)
 
+    // As a Postgres unique index: equal values collide (date-times by
+    // instant), NULLs never do (they are distinct).
     const duplicateOf = (candidate: Readonly<Record<string, unknown>>, selfId: unknown) => {
       const taken = definition.unique.filter((field: string) => {
+        const value = candidate[field]
+        if (value === null || value === undefined) return false
         for (const row of rows.values()) {
-          if (!row.deleted && row.entity.id !== selfId && row.entity[field] === candidate[field]) return true
+          if (!row.deleted && row.entity.id !== selfId && Equal.equals(row.entity[field], value)) return true
         }
         return false
       })

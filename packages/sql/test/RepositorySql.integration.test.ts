@@ -2,13 +2,14 @@
  * The SQL repository against real databases: embedded PGlite always, and the
  * Postgres at DATABASE_URL when there is one (always in CI). The same
  * model-based laws as the in-memory repository, so the implementations are
- * equivalent wherever the generated scenarios reach.
+ * equivalent wherever the generated scenarios reach; and two deliberately
+ * broken tables, which the laws must catch.
  */
 import { assert, layer } from "@effect/vitest"
-import { Pagination, RepositoryMemory, RepositorySql } from "@org/core"
+import { Decimal, Entity, Pagination, RepositoryMemory, RepositorySql } from "@org/core"
 import { PgEmbedded, SqlTest } from "@org/sql"
-import { RepositoryLaws, Widget } from "@org/testing"
-import { Effect, Exit, Layer } from "effect"
+import { Gizmo, RepositoryLaws, Widget } from "@org/testing"
+import { Effect, Exit, Layer, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { SqlClient } from "effect/sql"
 
@@ -30,6 +31,44 @@ const setup = Effect.gen(function* () {
 
 const widget = { name: "saw", sku: "S-1", price: 12.5, quantity: 3, active: true, note: null } as const
 
+// Mutation 1: the table keeps one decimal where the entity allows two.
+const OneDecimal = { ...Widget.Widget, table: "widgets_one_decimal" }
+const oneDecimalTable = Widget.createTableNamed(OneDecimal.table).map((statement) =>
+  statement.replace("numeric(12, 2)", "numeric(12, 1)")
+)
+
+// Mutation 2: the bug this suite was made generic for. The price is any
+// finite number (as Widget's was), the column `numeric(12, 2)`: 12.345 is
+// stored as 12.35 while memory keeps 12.345.
+const FinitePrice = Entity.make("Widget", {
+  table: "widgets",
+  id: Widget.WidgetId,
+  fields: {
+    ...Widget.Widget.fields,
+    price: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(10_000_000_000))
+  },
+  sortable: Widget.Widget.sortable,
+  filterable: Widget.Widget.filterable,
+  unique: Widget.Widget.unique
+})
+
+// The step the laws report as differing writes a price the column cannot
+// keep exactly (and so reads back, or refuses, differently from the model).
+const assertCaughtAtPrice = (
+  report: RepositoryLaws.Report<typeof Widget.Widget>,
+  column: Decimal.Options
+) => {
+  assert.isTrue(report.failed, "the laws must fail on this table")
+  const message = String(report.errorInstance)
+  const [, step] = /Step (\d+) \((Create|Update)\) differs from the model/.exec(message) ?? []
+  assert.isDefined(step, message)
+  const write = report.counterexample![0][Number(step)]
+  const price =
+    write?._tag === "Create" ? write.input.price : write?._tag === "Update" ? write.patch.price : undefined
+  assert.isDefined(price, message)
+  assert.isFalse(Decimal.fits(column, price!), `${price} fits numeric(${column.precision}, ${column.scale})`)
+}
+
 for (const backend of backends) {
   layer(Layer.mergeAll(backend.database, SecureRandom.layerWebCrypto), { timeout: 120_000 })(
     `RepositorySql on ${backend.name}`,
@@ -40,7 +79,53 @@ for (const backend of backends) {
           Effect.gen(function* () {
             const backend = yield* SqlTest.backend
             yield* Effect.logInfo(`RepositorySql laws on ${backend}`)
-            yield* RepositoryLaws.check(yield* setup, { numRuns: 300, maxCommands: 40 })
+            yield* RepositoryLaws.check(Widget.Widget, yield* setup, { numRuns: 300, maxCommands: 40 })
+          }),
+        120_000
+      )
+
+      it.effect(
+        "obeys the laws on an entity of another shape (Gizmo: nullable unique, date-time, double, bigint)",
+        () =>
+          Effect.gen(function* () {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`DROP TABLE IF EXISTS gizmos`
+            for (const statement of Gizmo.createTable) yield* sql.unsafe(statement)
+            yield* RepositoryLaws.check(Gizmo.Gizmo, RepositoryLaws.freshSql(Gizmo.Gizmo), { numRuns: 150 })
+          }),
+        120_000
+      )
+
+      it.effect(
+        "the laws catch a numeric(12, 1) column under a 2-decimal price",
+        () =>
+          Effect.gen(function* () {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`DROP TABLE IF EXISTS ${sql(OneDecimal.table)}`
+            for (const statement of oneDecimalTable) yield* sql.unsafe(statement)
+            assertCaughtAtPrice(
+              yield* RepositoryLaws.run(OneDecimal, RepositoryLaws.freshSql(OneDecimal), {
+                numRuns: 100,
+                endOnFailure: true
+              }),
+              { precision: 12, scale: 1 }
+            )
+          }),
+        120_000
+      )
+
+      it.effect(
+        "the laws catch a price of any finite number on a numeric(12, 2) column (12.345 read back as 12.35)",
+        () =>
+          Effect.gen(function* () {
+            yield* setup
+            assertCaughtAtPrice(
+              yield* RepositoryLaws.run(FinitePrice, RepositoryLaws.freshSql(FinitePrice), {
+                numRuns: 100,
+                endOnFailure: true
+              }),
+              { precision: 12, scale: 2 }
+            )
           }),
         120_000
       )
@@ -65,6 +150,24 @@ for (const backend of backends) {
             page.items.map((w) => [w.name, w.price])
           assert.deepStrictEqual(strip(yield* sqlRepo.list(request)), strip(yield* memory.list(request)))
         })
+      )
+
+      it.effect(
+        "both repositories refuse a price with more decimals than the column keeps, and store nothing",
+        () =>
+          Effect.gen(function* () {
+            const sqlRepo = yield* Effect.flatten(setup)
+            const memory = yield* RepositoryMemory.make(Widget.Widget)
+            for (const repo of [sqlRepo, memory]) {
+              const exit = yield* Effect.exit(repo.create({ ...widget, price: 12.345 }))
+              assert.isTrue(Exit.hasDies(exit), String(exit))
+              assert.strictEqual(yield* repo.count(), 0)
+              const created = yield* repo.create({ ...widget, price: 12.34 })
+              assert.strictEqual(created.price, 12.34)
+              assert.isTrue(Exit.hasDies(yield* Effect.exit(repo.update(created.id, { price: 0.001 }))))
+              assert.strictEqual((yield* repo.findById(created.id)).price, 12.34)
+            }
+          })
       )
 
       it.effect("concurrent updates against the same version: exactly one wins, the rest conflict", () =>

@@ -1,11 +1,12 @@
 /**
  * A fixture entity that exercises every kind of field a repository must
- * handle: text that sorts by code point, a unique field, a 2-decimal
- * numeric, an integer, a boolean and a nullable text. Used by the law suites.
+ * handle: text that sorts by code point, a unique field, an exact decimal
+ * (`Decimal`, `numeric(12, 2)`), an integer that fits Postgres `integer`, a
+ * boolean and a nullable text. Used by the law suites.
  *
  * @since 0.1.0
  */
-import { Entity } from "@org/core"
+import { Decimal, Entity } from "@org/core"
 import * as Schema from "effect/Schema"
 
 /**
@@ -28,8 +29,8 @@ export const Widget = Entity.make("Widget", {
   fields: {
     name: Entity.Text.check(Schema.isMinLength(1), Schema.isMaxLength(40)),
     sku: Entity.Text.check(Schema.isMinLength(1), Schema.isMaxLength(20)),
-    price: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
-    quantity: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),
+    price: Decimal.make({ precision: 12, scale: 2 }).check(Schema.isGreaterThanOrEqualTo(0)),
+    quantity: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2_147_483_647 })),
     active: Schema.Boolean,
     note: Schema.NullOr(Entity.Text)
   },

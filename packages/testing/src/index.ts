@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 export * as CacheStoreLaws from "./CacheStoreLaws.ts"
+export * as Gizmo from "./Gizmo.ts"
 export * as JwtAttacks from "./JwtAttacks.ts"
 export * as RepositoryLaws from "./RepositoryLaws.ts"
 export * as RevocationStoreLaws from "./RevocationStoreLaws.ts"

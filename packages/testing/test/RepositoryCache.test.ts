@@ -20,6 +20,7 @@ describe("RepositoryCache", () => {
       )
       // Each scenario gets its own cache namespace through a fresh store.
       yield* RepositoryLaws.check(
+        Widget.Widget,
         Effect.scoped(
           fresh.pipe(Effect.provide(Layer.mergeAll(CacheStore.layerMemory, InvalidationBus.layerMemory)))
         ),

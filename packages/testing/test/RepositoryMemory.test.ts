@@ -22,7 +22,7 @@ const widget = {
 
 describe("RepositoryMemory", () => {
   it.effect("obeys the repository laws (model-based, 300 scenarios)", () =>
-    RepositoryLaws.check(fresh, { numRuns: 300 }).pipe(Effect.provide(Random))
+    RepositoryLaws.check(Widget.Widget, fresh, { numRuns: 300 }).pipe(Effect.provide(Random))
   )
 
   it.effect("create stamps id, timestamps and version 1; findById returns it", () =>

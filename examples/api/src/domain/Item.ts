@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { UserId } from "@org/accounts/AccountsApi"
+import * as Decimal from "@org/core/Decimal"
 import * as Entity from "@org/core/Entity"
 import { Schema } from "effect"
 
@@ -27,18 +28,14 @@ const notBlank = Schema.makeFilter((s: string) => s.trim().length > 0, { expecte
 export const Name = Entity.Text.check(Schema.isMinLength(1), Schema.isMaxLength(200), notBlank)
 
 /**
- * A price: a number >= 0 with at most 2 decimals, below 10^10 (numeric(12,2)).
+ * A price: an exact decimal >= 0 with at most 2 decimals and 10 digits
+ * before the point, the `numeric(12, 2)` column's own values. More decimals
+ * are refused, never rounded (`Decimal`, docs/adr/0002).
  *
  * @since 0.1.0
  * @category models
  */
-export const Price = Schema.Finite.check(
-  Schema.isGreaterThanOrEqualTo(0),
-  Schema.isLessThan(10_000_000_000),
-  Schema.makeFilter((n: number) => Number(n.toFixed(2)) === n, {
-    expected: "a number with at most 2 decimals"
-  })
-)
+export const Price = Decimal.make({ precision: 12, scale: 2 }).check(Schema.isGreaterThanOrEqualTo(0))
 
 /**
  * A quantity: an integer >= 0 that fits a Postgres `integer`.
