@@ -246,12 +246,22 @@ export type Type<D extends Any> = D["schema"]["Type"]
 export type IdOf<D extends Any> = D["idSchema"]["Type"]
 
 /**
- * The create-input type of a definition.
+ * The create-input type of a definition: every field, except that nullable
+ * fields may be left out (a repository stores `null` for them), as the
+ * create payload's decoding allows.
  *
  * @since 0.1.0
  * @category models
  */
-export type CreateOf<D extends Any> = D["create"]["Type"]
+export type CreateOf<D extends Any> = NullableOptional<D["create"]["Type"]>
+
+type NullableOptional<T> = {
+  readonly [K in keyof T as null extends T[K] ? never : K]: T[K]
+} & {
+  readonly [K in keyof T as null extends T[K] ? K : never]?: T[K]
+} extends infer O
+  ? { readonly [K in keyof O]: O[K] }
+  : never
 
 /**
  * The update-patch type of a definition.
@@ -273,6 +283,23 @@ const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.
 
 const isNullableAst = (ast: SchemaAST.AST): boolean =>
   SchemaAST.isNull(ast) || (SchemaAST.isUnion(ast) && ast.types.some(isNullableAst))
+
+/**
+ * Whether a field's schema admits `null` (such a field may be left out on
+ * create and defaults to `null`).
+ *
+ * @example
+ * ```ts
+ * import { Entity } from "@org/core"
+ * import { Schema } from "effect"
+ *
+ * Entity.isNullable(Schema.NullOr(Schema.String)) // true
+ * ```
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isNullable = (schema: Schema.Top): boolean => isNullableAst(schema.ast)
 
 const nullDefault = Effect.succeed(null)
 

@@ -170,6 +170,16 @@ for (const backend of backends) {
           })
       )
 
+      it.effect("create: a nullable field left out is stored as NULL", () =>
+        Effect.gen(function* () {
+          const repo = yield* Effect.flatten(setup)
+          const { note: _note, ...withoutNote } = { ...widget, sku: "N-1" }
+          const created = yield* repo.create(withoutNote)
+          assert.isNull(created.note)
+          assert.isNull((yield* repo.findById(created.id)).note)
+        })
+      )
+
       it.effect("concurrent updates against the same version: exactly one wins, the rest conflict", () =>
         Effect.gen(function* () {
           const repo = yield* Effect.flatten(setup)

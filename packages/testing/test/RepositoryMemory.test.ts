@@ -37,6 +37,20 @@ describe("RepositoryMemory", () => {
     }).pipe(Effect.provide(Random))
   )
 
+  it.effect("create: a nullable field may be left out (stored as null); a required one may not", () =>
+    Effect.gen(function* () {
+      const repo = yield* fresh
+      const { note: _note, ...withoutNote } = widget
+      const created = yield* repo.create(withoutNote)
+      assert.isNull(created.note)
+      assert.deepStrictEqual(yield* repo.findById(created.id), created)
+      const { sku: _sku, ...withoutSku } = { ...widget, sku: "S-2" }
+      // @ts-expect-error: `sku` is required
+      const refused = () => repo.create(withoutSku)
+      assert.isFunction(refused)
+    }).pipe(Effect.provide(Random))
+  )
+
   it.effect("a write against a stale version fails with Conflict naming the current version", () =>
     Effect.gen(function* () {
       const repo = yield* fresh

@@ -5,10 +5,13 @@
 import type * as SecureRandom from "effect/crypto/SecureRandom"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import type * as Entity from "../Entity.ts"
+import * as Entity from "../Entity.ts"
 import * as Repository from "../Repository.ts"
 
-/** A new record: a UUIDv7 id, `createdAt = updatedAt = now`, version 1, and the input's own fields. */
+/**
+ * A new record: a UUIDv7 id, `createdAt = updatedAt = now`, version 1, and
+ * the input's own fields (`null` for a nullable field left out).
+ */
 export const stamp = (
   random: SecureRandom.SecureRandom["Service"],
   definition: Entity.Any,
@@ -18,7 +21,10 @@ export const stamp = (
     const id = yield* random.uuidV7()
     const now = yield* DateTime.now
     const record: Record<string, unknown> = { id, createdAt: now, updatedAt: now, version: 1 }
-    for (const field of Object.keys(definition.fields)) record[field] = input[field]
+    for (const [field, schema] of Object.entries(definition.fields)) {
+      const value = input[field]
+      record[field] = value === undefined && Entity.isNullable(schema) ? null : value
+    }
     return record
   })
 
