@@ -217,4 +217,44 @@ grep -qF "Consumer stopped" "$server_log" || fail "no 'Consumer stopped' line af
 say "SIGTERM -> exit 0"
 took
 
+step "a production install: @org/sql on a real Postgres, without PGlite"
+lean="$work/lean"
+mkdir -p "$lean"
+core_tgz=$(cd "$work/tarballs" && ls org-core-*.tgz)
+sql_tgz=$(cd "$work/tarballs" && ls org-sql-*.tgz)
+effect_range=$(cd "$project" && "$node_bin" -e 'console.log(require("./package.json").dependencies.effect)')
+cat >"$lean/package.json" <<JSON
+{
+  "name": "lean",
+  "version": "0.0.0",
+  "private": true,
+  "type": "module",
+  "dependencies": {
+    "@org/core": "file:$work/tarballs/$core_tgz",
+    "@org/sql": "file:$work/tarballs/$sql_tgz",
+    "@effect/platform-node": "$effect_range",
+    "@effect/sql-pg": "$effect_range",
+    "effect": "$effect_range"
+  }
+}
+JSON
+(cd "$lean" && timeout 240 npm install --no-audit --no-fund --loglevel=warn >"$work/lean-install.log" 2>&1) || {
+  cat "$work/lean-install.log"
+  fail "npm install of the production project failed"
+}
+[ ! -e "$lean/node_modules/@electric-sql/pglite" ] || fail "PGlite was installed for a service that does not use it"
+(cd "$lean" && env -u DATABASE_URL "$node_bin" --input-type=module -e "
+  const { Effect, Layer } = await import('effect')
+  const { PgDatabase } = await import('@org/sql')
+  const exit = await Effect.runPromiseExit(Layer.build(PgDatabase.layerConfig).pipe(Effect.scoped))
+  const error = exit._tag === 'Failure' ? exit.cause.reasons.find((r) => r._tag === 'Fail')?.error : undefined
+  if (error?._tag !== 'DatabaseConfigError' || error.variable !== 'DATABASE_URL' || !/not installed/.test(error.message)) {
+    console.error('expected a DatabaseConfigError saying the embedded database is not installed, got', exit)
+    process.exit(1)
+  }
+  console.log('consumer: without DATABASE_URL: ' + error.message)
+") || fail "@org/sql without PGlite does not load, or does not say what is missing"
+say "node_modules without PGlite: $(du -sh "$lean/node_modules" | cut -f1) (the full consumer: $(du -sh "$project/node_modules" | cut -f1))"
+took
+
 say "passed in $(($(date +%s) - started)) s"

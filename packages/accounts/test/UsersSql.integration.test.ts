@@ -7,7 +7,8 @@
  * its concurrency laws are serialized; on Postgres they really race.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { Migrations, PgEmbedded, SqlTest } from "@org/sql"
+import { Migrations, SqlTest } from "@org/sql"
+import * as PgEmbedded from "@org/sql/PgEmbedded"
 import { Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql"
 import * as Users from "../src/Users.ts"

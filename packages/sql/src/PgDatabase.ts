@@ -12,7 +12,7 @@ import { AppConfig } from "@org/core"
 import { Config, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
 import type { SqlError } from "effect/sql"
 import { SqlClient } from "effect/sql"
-import * as PgEmbedded from "./PgEmbedded.ts"
+import type * as PgEmbedded from "./PgEmbedded.ts"
 
 /**
  * A database setting is missing or malformed; `variable` names it.
@@ -128,7 +128,8 @@ export const backend: Effect.Effect<Backend, DatabaseConfigError> = Effect.gen(f
 
 /**
  * Provides `PgClient` and `SqlClient` from configuration: Postgres at
- * `DATABASE_URL` when it is set, else embedded PGlite in `${DATA_DIR}/pg`.
+ * `DATABASE_URL` when it is set, else embedded PGlite in `${DATA_DIR}/pg`
+ * (loaded on demand: see `loadEmbedded`).
  *
  * @example
  * ```ts
@@ -155,10 +156,43 @@ export const layerConfig: Layer.Layer<
       yield* Effect.logInfo("PgDatabase: Postgres from DATABASE_URL")
       return PgClient.layer({ url: selected.url })
     }
+    const embedded = yield* loadEmbedded
     yield* Effect.logInfo(`PgDatabase: embedded PGlite in ${selected.dataDir}`)
-    return PgEmbedded.layer({ dataDir: selected.dataDir })
+    return embedded.layer({ dataDir: selected.dataDir })
   })
 )
+
+const isModuleNotFound = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && "code" in error && error.code === "ERR_MODULE_NOT_FOUND"
+
+/**
+ * The embedded database module, loaded only when it is used: PGlite
+ * (`@electric-sql/pglite`, `@electric-sql/pglite-socket`) is an optional
+ * peer dependency, so a service on a real Postgres installs none of it. When
+ * it is missing, fails with a `DatabaseConfigError` on `DATABASE_URL`
+ * saying what to install.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { PgDatabase } from "@org/sql"
+ *
+ * const InMemory = Effect.map(PgDatabase.loadEmbedded, (PgEmbedded) => PgEmbedded.layer())
+ * ```
+ *
+ * @since 0.2.0
+ * @category embedded
+ */
+export const loadEmbedded: Effect.Effect<typeof PgEmbedded, DatabaseConfigError> = Effect.tryPromise({
+  try: () => import("./PgEmbedded.ts"),
+  catch: (error) =>
+    new DatabaseConfigError({
+      variable: "DATABASE_URL",
+      message: isModuleNotFound(error)
+        ? "DATABASE_URL is not set and the embedded database is not installed: set DATABASE_URL, or add @electric-sql/pglite and @electric-sql/pglite-socket"
+        : `the embedded database could not be loaded: ${error instanceof Error ? error.message : String(error)}`
+    })
+})
 
 /**
  * Runs `SELECT 1` within `timeout` (default 5 seconds). `@effect/sql-pg`

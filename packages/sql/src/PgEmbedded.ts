@@ -11,6 +11,12 @@
  * client pool holds one connection: statements from concurrent fibers queue
  * for it, and a transaction holds it until it ends.
  *
+ * Its own entry point (`@org/sql/PgEmbedded`, not in the barrel) with
+ * PGlite as an optional peer dependency: add `@electric-sql/pglite` and
+ * `@electric-sql/pglite-socket` to use it; a service on a real Postgres
+ * installs neither (`PgDatabase.layerConfig` loads this module only when
+ * `DATABASE_URL` is unset).
+ *
  * @since 0.1.0
  */
 import { mkdir } from "node:fs/promises"
@@ -95,7 +101,7 @@ const listeningPort = (server: PGLiteSocketServer): number => {
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { PgEmbedded } from "@org/sql"
+ * import * as PgEmbedded from "@org/sql/PgEmbedded"
  *
  * const program = Effect.scoped(
  *   Effect.flatMap(PgEmbedded.make({ dataDir: ".data/pg" }), (sql) => sql`SELECT 1`)
@@ -128,7 +134,7 @@ export const make = Effect.fnUntraced(function* (
  *
  * @example
  * ```ts
- * import { PgEmbedded } from "@org/sql"
+ * import * as PgEmbedded from "@org/sql/PgEmbedded"
  *
  * const Persisted = PgEmbedded.layer({ dataDir: ".data/pg" })
  * const InMemory = PgEmbedded.layer()

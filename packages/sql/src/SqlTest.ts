@@ -14,7 +14,6 @@ import type * as Reactivity from "effect/reactivity/Reactivity"
 import type { SqlError } from "effect/sql"
 import { SqlClient } from "effect/sql"
 import * as PgDatabase from "./PgDatabase.ts"
-import * as PgEmbedded from "./PgEmbedded.ts"
 
 /**
  * The database a client actually talks to.
@@ -111,7 +110,7 @@ export const make: Effect.Effect<
         message: "REQUIRE_SERVICES=1 but DATABASE_URL is not set: refusing to fall back to PGlite"
       })
     }
-    return yield* PgEmbedded.make()
+    return yield* Effect.flatMap(PgDatabase.loadEmbedded, (embedded) => embedded.make())
   }
   const reachable = yield* probe(selected.url).pipe(
     Effect.as(true),
@@ -129,7 +128,9 @@ export const make: Effect.Effect<
           )
     )
   )
-  return yield* reachable ? freshDatabase(selected.url) : PgEmbedded.make()
+  return yield* reachable
+    ? freshDatabase(selected.url)
+    : Effect.flatMap(PgDatabase.loadEmbedded, (embedded) => embedded.make())
 }).pipe(
   // @effect/vitest builds layers with a TestClock, whose time never moves by
   // itself: the probe's timeout and the pools' connect timeouts need real time.

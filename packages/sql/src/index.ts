@@ -1,6 +1,8 @@
 /**
- * Postgres for `@org/core`: a layer chosen by configuration, embedded PGlite
- * on loopback, migrations at start, and an isolated database for tests.
+ * Postgres for `@org/core`: a layer chosen by configuration, migrations at
+ * start, and an isolated database for tests. The embedded database (PGlite)
+ * is its own entry point, `@org/sql/PgEmbedded`, and an optional peer
+ * dependency: importing this barrel never loads it.
  *
  * @since 0.1.0
  */
@@ -20,14 +22,6 @@ export * as Migrations from "./Migrations.ts"
  * @category modules
  */
 export * as PgDatabase from "./PgDatabase.ts"
-
-/**
- * PGlite served on loopback for `@effect/sql-pg`.
- *
- * @since 0.1.0
- * @category modules
- */
-export * as PgEmbedded from "./PgEmbedded.ts"
 
 /**
  * An isolated, empty database per test layer.

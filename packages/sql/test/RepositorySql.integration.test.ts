@@ -7,7 +7,8 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Decimal, Entity, Pagination, RepositoryMemory, RepositorySql } from "@org/core"
-import { PgEmbedded, SqlTest } from "@org/sql"
+import { SqlTest } from "@org/sql"
+import * as PgEmbedded from "@org/sql/PgEmbedded"
 import { Gizmo, RepositoryLaws, Widget } from "@org/testing"
 import { Effect, Exit, Layer, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"

@@ -6,7 +6,8 @@
  */
 import { assert, layer } from "@effect/vitest"
 import { Entity, Pagination, RepositorySql, Specification } from "@org/core"
-import { PgEmbedded, SqlTest } from "@org/sql"
+import { SqlTest } from "@org/sql"
+import * as PgEmbedded from "@org/sql/PgEmbedded"
 import { Widget } from "@org/testing"
 import { DateTime, Effect, Layer, Result, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"

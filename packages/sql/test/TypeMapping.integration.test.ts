@@ -5,7 +5,8 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { assert, describe, layer, type Vitest } from "@effect/vitest"
-import { PgEmbedded, SqlTest } from "@org/sql"
+import { SqlTest } from "@org/sql"
+import * as PgEmbedded from "@org/sql/PgEmbedded"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 import { skipWithoutPostgres } from "./env.ts"

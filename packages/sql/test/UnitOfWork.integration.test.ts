@@ -5,7 +5,8 @@
  */
 import { layer } from "@effect/vitest"
 import { RepositorySql, UnitOfWork } from "@org/core"
-import { PgEmbedded, SqlTest } from "@org/sql"
+import { SqlTest } from "@org/sql"
+import * as PgEmbedded from "@org/sql/PgEmbedded"
 import { UnitOfWorkLaws, Widget } from "@org/testing"
 import { Effect, Layer } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
