@@ -1,11 +1,13 @@
 /**
  * List filters in the query string, parsed into a `Specification`:
- * `field[op]=value` with `op` one of `eq ne lt lte gt gte in like ilike null`,
+ * `field[op]=value` with `op` one of `eq ne lt lte gt gte in between like
+ * ilike null`,
  * and a bare `field=value` meaning `eq`. Filters are ANDed (a repeated
  * parameter too). Only the entity's `filterable` fields are accepted; each
  * value is decoded with the field's schema (`price[gte]=10` is the number
  * 10, `createdAt[lt]=2026-01-01T00:00:00Z` a date-time); `in` takes a comma
- * list; `null` takes `true` or `false`; `like`/`ilike` take a pattern (`%`,
+ * list; `between` takes `low,high` (both included, as SQL's `BETWEEN`);
+ * `null` takes `true` or `false`; `like`/`ilike` take a pattern (`%`,
  * `_`, `\` escapes; see docs/specification.md).
  *
  * Every bad parameter is reported, each naming the parameter, never echoing
@@ -26,7 +28,19 @@ import type * as Problem from "./Problem.ts"
  * @since 0.1.0
  * @category models
  */
-export const operators = ["eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "ilike", "null"] as const
+export const operators = [
+  "eq",
+  "ne",
+  "lt",
+  "lte",
+  "gt",
+  "gte",
+  "in",
+  "between",
+  "like",
+  "ilike",
+  "null"
+] as const
 
 /**
  * One filter operator.
@@ -91,6 +105,13 @@ const parseOne = (definition: Entity.Any, parameter: string, raw: string): Parse
     case "in": {
       const values = Result.all(raw.split(",").map(value))
       return Result.map(values, (vs) => builder.in(vs))
+    }
+    case "between": {
+      const bounds = raw.split(",")
+      if (bounds.length !== 2) return Result.fail(problem(parameter, "takes two values: low,high"))
+      return Result.map(Result.all([value(bounds[0] ?? ""), value(bounds[1] ?? "")]), ([low, high]) =>
+        builder.between(low, high)
+      )
     }
     case "like":
       return Result.succeed(builder.like(raw))

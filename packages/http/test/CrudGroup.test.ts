@@ -187,6 +187,8 @@ describe("CrudGroup", () => {
       assert.strictEqual(skus(yield* get("name[like]=%25saw")), "B")
       assert.strictEqual(skus(yield* get("name[like]=%25\\%25\\_%25")), "D")
       assert.strictEqual(skus(yield* get("sku[in]=A,C,Z")), "A,C")
+      assert.strictEqual(skus(yield* get("price[between]=8,12.5")), "A,B", "both bounds included")
+      assert.strictEqual(skus(yield* get("price[between]=12.5,8")), "", "an empty range matches nothing")
       assert.strictEqual(skus(yield* get("active=false")), "B")
       assert.strictEqual(skus(yield* get("quantity[ne]=3")), "C")
       assert.strictEqual(skus(yield* get("note[null]=true")), "B,C,D")
@@ -211,6 +213,9 @@ describe("CrudGroup", () => {
         ["name[like]=a\\", "/name[like]"],
         ["createdAt[lt]=yesterday", "/createdAt[lt]"],
         ["id=not-a-uuid", "/id"],
+        ["price[between]=1", "/price[between]"],
+        ["price[between]=1,2,3", "/price[between]"],
+        ["price[between]=1,cheap", "/price[between]"],
         ["name';DROP TABLE widgets;--=1", "/name';DROP TABLE widgets;--"]
       ]
       for (const [query, pointer] of cases) {
