@@ -11,7 +11,8 @@
  * Table contract: one column per entity field (see `Entity.columns`), plus
  * `deleted_at timestamptz NULL`; text columns that are sorted on are declared
  * `COLLATE "C"` (code point order, like `Ordering.compareStrings`); unique
- * fields have a unique index `WHERE deleted_at IS NULL`.
+ * fields have a unique index `WHERE deleted_at IS NULL`. `EntityTable`
+ * derives that table, with its list indexes, from the entity.
  *
  * @since 0.1.0
  */

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Decimal, Entity } from "@org/core"
+import { Decimal, Entity, EntityTable } from "@org/core"
 import * as Schema from "effect/Schema"
 
 /**
@@ -52,25 +52,10 @@ export const Gizmo = Entity.make("Gizmo", {
 })
 
 /**
- * The statements that create the `gizmos` table per the `RepositorySql`
- * table contract (one statement each).
+ * The statements that create the `gizmos` table, derived from the entity by
+ * `EntityTable.statements` (one statement each).
  *
  * @since 0.1.0
  * @category fixtures
  */
-export const createTable: ReadonlyArray<string> = [
-  `CREATE TABLE gizmos (
-    id uuid PRIMARY KEY,
-    code text COLLATE "C",
-    kind text COLLATE "C" NOT NULL,
-    due_at timestamptz,
-    weight double precision NOT NULL,
-    count bigint NOT NULL,
-    balance numeric(9, 3) NOT NULL,
-    created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL,
-    version integer NOT NULL,
-    deleted_at timestamptz
-  )`,
-  `CREATE UNIQUE INDEX gizmos_code_live ON gizmos (code) WHERE deleted_at IS NULL`
-]
+export const createTable: ReadonlyArray<string> = EntityTable.statements(Gizmo)

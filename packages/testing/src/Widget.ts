@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Decimal, Entity } from "@org/core"
+import { Decimal, Entity, EntityTable } from "@org/core"
 import * as Schema from "effect/Schema"
 
 /**
@@ -40,32 +40,19 @@ export const Widget = Entity.make("Widget", {
 })
 
 /**
- * The statements that create a widgets table named `table` per the
- * `RepositorySql` table contract (one statement each: drivers run them one at
- * a time). Use `{ ...Widget, table }` as the definition of a second table.
+ * The statements that create a widgets table named `table`, derived from the
+ * entity by `EntityTable.statements` (the `RepositorySql` table contract, with
+ * its unique and list indexes; one statement each: drivers run them one at a
+ * time). Use `{ ...Widget, table }` as the definition of a second table.
  *
  * @since 0.1.0
  * @category fixtures
  */
-export const createTableNamed = (table: string): ReadonlyArray<string> => [
-  `CREATE TABLE ${table} (
-    id uuid PRIMARY KEY,
-    name text COLLATE "C" NOT NULL,
-    sku text COLLATE "C" NOT NULL,
-    price numeric(12, 2) NOT NULL,
-    quantity integer NOT NULL,
-    active boolean NOT NULL,
-    note text COLLATE "C",
-    created_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL,
-    version integer NOT NULL,
-    deleted_at timestamptz
-  )`,
-  `CREATE UNIQUE INDEX ${table}_sku_live ON ${table} (sku) WHERE deleted_at IS NULL`
-]
+export const createTableNamed = (table: string): ReadonlyArray<string> =>
+  EntityTable.statements({ ...Widget, table })
 
 /**
- * The statements that create the `widgets` table.
+ * The statements that create the `widgets` table (`EntityTable.statements(Widget)`).
  *
  * @since 0.1.0
  * @category fixtures
