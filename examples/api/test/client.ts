@@ -17,7 +17,7 @@ import type { Captcha, RevocationStore } from "@org/core"
 import { type Health, HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
 import { Effect, Layer, Logger, Redacted, Result, Schema } from "effect"
-import { FetchHttpClient, type Headers, type HttpClientError, type HttpClientResponse } from "effect/http"
+import type { Headers, HttpClientError, HttpClientResponse } from "effect/http"
 import type { SqlClient } from "effect/sql"
 import { makeClient } from "../src/client.ts"
 import * as App from "../src/server/App.ts"
@@ -142,14 +142,7 @@ export const typedClient = (
   send: (request: Request) => Promise<Response>,
   token?: string,
   base = "http://localhost"
-) =>
-  makeClient(base, { token }).pipe(
-    Effect.provide(
-      FetchHttpClient.layer.pipe(
-        Layer.provide(Layer.succeed(FetchHttpClient.Fetch, (input, init) => send(new Request(input, init))))
-      )
-    )
-  )
+) => makeClient(base, { token }).pipe(Effect.provide(HttpApp.clientLayer(send)))
 
 /** Makes the calls of a test over a request handler. */
 export const makeApi = (send: (request: Request) => Promise<Response>, base = "http://localhost") =>

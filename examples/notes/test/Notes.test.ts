@@ -9,7 +9,7 @@ import { AccountsConfig } from "@org/accounts"
 import { HttpApp } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
 import { Effect, Layer, Logger, Redacted } from "effect"
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
+import { HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import { Api } from "../src/api/Api.ts"
 import { app, migrations } from "../src/server/App.ts"
@@ -44,15 +44,7 @@ const serve = Effect.gen(function* () {
       ...(token === undefined
         ? {}
         : { transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(token)) })
-    }).pipe(
-      Effect.provide(
-        FetchHttpClient.layer.pipe(
-          Layer.provide(
-            Layer.succeed(FetchHttpClient.Fetch, (input, init) => handler(new Request(input, init)))
-          )
-        )
-      )
-    )
+    }).pipe(Effect.provide(HttpApp.clientLayer(handler)))
 })
 
 const tokenOf = (reply: { readonly access_token: string } | { readonly mfa_required: true }) =>

@@ -22,6 +22,8 @@ import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Etag from "effect/http/Etag"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import type * as HttpClient from "effect/http/HttpClient"
 import * as HttpMiddleware from "effect/http/HttpMiddleware"
 import type * as HttpPlatform from "effect/http/HttpPlatform"
 import * as HttpRouter from "effect/http/HttpRouter"
@@ -259,6 +261,36 @@ export const toWebHandler = <E>(
   })
   return { handler: (request) => handler(request), dispose }
 }
+
+/**
+ * An `HttpClient` whose requests go to an in-memory `handler` (from
+ * `toWebHandler`), no socket: what a typed client (`HttpApiClient.make`)
+ * needs to call the app in tests.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { HttpApi, HttpApiClient } from "effect/http-api"
+ * import { Health, HttpApp } from "@org/http"
+ *
+ * class Api extends HttpApp.api(HttpApi.make("example").add(Health.Group)) {}
+ * const App = HttpApp.layer({ api: Api, handlers: Health.layer(Api).pipe(Layer.provide(Health.Checks.layer)) })
+ *
+ * const { handler } = HttpApp.toWebHandler(App)
+ * export const live = Effect.flatMap(HttpApiClient.make(Api, { baseUrl: "http://localhost" }), (client) =>
+ *   client.health.live()
+ * ).pipe(Effect.provide(HttpApp.clientLayer(handler)))
+ * ```
+ *
+ * @since 0.2.0
+ * @category testing
+ */
+export const clientLayer = (
+  handler: (request: Request) => Promise<Response>
+): Layer.Layer<HttpClient.HttpClient> =>
+  FetchHttpClient.layer.pipe(
+    Layer.provide(Layer.succeed(FetchHttpClient.Fetch, (input, init) => handler(new Request(input, init))))
+  )
 
 /**
  * Serves the app on the `HttpServer` the caller provides (for example

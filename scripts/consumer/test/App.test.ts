@@ -8,7 +8,7 @@ import { AccountsConfig } from "@org/accounts"
 import { Argon2 } from "@org/auth"
 import { HttpApp } from "@org/http"
 import { Effect, Layer, Logger } from "effect"
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
+import { HttpClient, HttpClientRequest } from "effect/http"
 import { HttpApiClient } from "effect/http-api"
 import { Api } from "../src/Api.ts"
 import { app, Tasks } from "../src/App.ts"
@@ -35,15 +35,7 @@ const serve = Effect.gen(function* () {
       ...(token === undefined
         ? {}
         : { transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(token)) })
-    }).pipe(
-      Effect.provide(
-        FetchHttpClient.layer.pipe(
-          Layer.provide(
-            Layer.succeed(FetchHttpClient.Fetch, (input, init) => handler(new Request(input, init)))
-          )
-        )
-      )
-    )
+    }).pipe(Effect.provide(HttpApp.clientLayer(handler)))
 })
 
 describe("the consumer app with the memory repository", () => {
