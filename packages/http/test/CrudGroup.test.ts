@@ -41,6 +41,25 @@ const assertProblem = (reply: Reply, status: number) => {
 const failingFields = (reply: Reply): Array<string> =>
   (reply.body.errors ?? []).map((e: { readonly pointer: string }) => e.pointer)
 
+// A service of the team's own that `toCreate` uses: resolved when the
+// handler layer is built, so it is a requirement of the layer, not of each request.
+class Naming extends Context.Service<Naming, { readonly prefix: string }>()("test/Naming") {}
+
+const appWithNaming = () =>
+  HttpApp.layer({
+    api: Api,
+    handlers: CrudGroup.handlers(Api, "widgets", {
+      entity: Widget.Widget,
+      repository: Widgets,
+      toCreate: (payload: typeof Widget.Widget.create.Type) =>
+        Effect.map(Naming, (naming) => ({ ...payload, name: `${naming.prefix}${payload.name}` }))
+    }).pipe(
+      Layer.provide(Layer.effect(Widgets, RepositoryMemory.make(Widget.Widget))),
+      Layer.provide(Layer.succeed(Naming, { prefix: "acme-" })),
+      Layer.provide(SecureRandom.layerWebCrypto)
+    )
+  })
+
 describe("CrudGroup", () => {
   it.effect("create: 201, Location, the stored entity (nullable fields default to null)", () =>
     Effect.gen(function* () {
@@ -53,6 +72,15 @@ describe("CrudGroup", () => {
       const fetched = yield* client.call("GET", `/api/widgets/${created.body.id}`)
       assert.strictEqual(fetched.status, 200)
       assert.deepStrictEqual(fetched.body, created.body)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a service the helpers use is resolved when the handler layer is built", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(appWithNaming())
+      const created = yield* client.call("POST", "/api/widgets", json(saw))
+      assert.strictEqual(created.status, 201, created.text)
+      assert.strictEqual(created.body.name, "acme-saw")
     }).pipe(Effect.scoped)
   )
 
