@@ -22,9 +22,8 @@
  */
 import { Jwt, type PasswordPolicy, RecoveryCodes, RefreshTokens, SecretBox, Totp } from "@org/auth"
 import { AccessTokens, Captcha, Pagination, PasswordHasher, Principal, RevocationStore } from "@org/core"
-import { Clock, Context, type DateTime, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
-import type { UserId } from "./AccountsApi.ts"
-import { type Account, Users } from "./Users.ts"
+import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { type Account, type PublicUser, Users } from "./Users.ts"
 
 /**
  * The credentials (or token, or code) were not accepted. Deliberately says
@@ -107,22 +106,6 @@ export class AccountsSettings extends Context.Service<
  * @category constants
  */
 export const mfaChallengeType = "mfa+jwt"
-
-/**
- * An account as the use cases return it: no secrets, roles filtered by the policy.
- *
- * @since 0.2.0
- * @category models
- */
-export interface PublicUser {
-  readonly id: UserId
-  readonly email: string
-  readonly name: string | null
-  readonly roles: ReadonlyArray<string>
-  readonly mfaEnabled: boolean
-  readonly createdAt: DateTime.Utc
-  readonly updatedAt: DateTime.Utc
-}
 
 /**
  * An OAuth-style token pair.

@@ -37,8 +37,9 @@ import { Problem } from "@org/http"
 import { Context, Effect, Option, Schema } from "effect"
 import { HttpServerRequest } from "effect/http"
 import type { HttpApiBuilder, HttpApiGroup } from "effect/http-api"
-import { Accounts, type InvalidCredentials, type MfaStateConflict, type PublicUser } from "./Accounts.ts"
+import { Accounts, type InvalidCredentials, type MfaStateConflict } from "./Accounts.ts"
 import type * as AccountsApi from "./AccountsApi.ts"
+import type { PublicUser } from "./Users.ts"
 
 const unauthorized = new Problem.Unauthorized({ detail: "The credentials, token or code were not accepted." })
 

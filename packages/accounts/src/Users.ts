@@ -18,12 +18,12 @@ import * as SecureRandom from "effect/crypto/SecureRandom"
 import { UserId } from "./AccountsApi.ts"
 
 /**
- * An account with its secrets, as the store keeps it.
+ * An account as the use cases return it: no secrets.
  *
  * @since 0.2.0
  * @category models
  */
-export interface Account {
+export interface PublicUser {
   readonly id: UserId
   readonly email: string
   readonly name: string | null
@@ -31,6 +31,15 @@ export interface Account {
   readonly mfaEnabled: boolean
   readonly createdAt: DateTime.Utc
   readonly updatedAt: DateTime.Utc
+}
+
+/**
+ * An account with its secrets, as the store keeps it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Account extends PublicUser {
   readonly passwordHash: string
   /** The sealed TOTP secret: pending until `mfaEnabled`. */
   readonly mfaSecret: string | null
