@@ -5,7 +5,7 @@
  *
  * ```ts
  * import { Context } from "effect"
- * import { HttpApi } from "effect/http-api"
+ * import { HttpApi, HttpApiBuilder } from "effect/http-api"
  * import type { Entity, Repository } from "@org/core"
  * import { CrudGroup, HttpApp } from "@org/http"
  *
@@ -14,11 +14,12 @@
  *
  * const ItemsGroup = CrudGroup.make("items", { entity: Item, path: "/api/v1/items" })
  * class Api extends HttpApp.api(HttpApi.make("shop").add(ItemsGroup)) {}
- * const ItemsHandlers = CrudGroup.handlers(Api, "items", { entity: Item, repository: Items })
+ * const ItemsHandlers = HttpApiBuilder.group(Api, "items", CrudGroup.handlers({ entity: Item, repository: Items }))
  * ```
  *
- * Domain errors are mapped here, and only here, to HTTP problems:
- * `NotFound` -> 404, `Conflict` (duplicate) -> 409, `Conflict` (stale version) -> 412.
+ * Domain errors are mapped here, and only here, to the problems each
+ * endpoint declares: `NotFound` -> 404, `Conflict` (duplicate) -> 409,
+ * `Conflict` (stale version) -> 412.
  * Reads and writes carry `ETag` (the version); `If-None-Match` on a read
  * answers 304, `If-Match` on a write makes it conditional (412 when stale).
  *
@@ -30,13 +31,10 @@ import type * as Repository from "@org/core/Repository"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
-import type * as HttpApi from "effect/http-api/HttpApi"
-import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as OpenApi from "effect/http-api/OpenApi"
-import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
@@ -165,10 +163,11 @@ export const make = <
       ? endpoint
       : endpoint.annotateMerge(options.annotations[operation])) as E
   const { entity } = options
-  const params = { id: entity.idSchema }
+  const idSchema: D["idSchema"] = entity.idSchema
+  const params = { id: idSchema }
   const create = options.create ?? (entity.create as unknown as Create)
   const update = options.update ?? (entity.update as unknown as Update)
-  const schema = entity.schema as D["schema"]
+  const schema: D["schema"] = entity.schema
   const versioned = <S extends Schema.Top>(success: S) =>
     HttpApiSchema.WithHeaders(success, { etag: Schema.String })
   const ifMatch = { "if-match": Schema.optionalKey(Schema.String) }
@@ -254,14 +253,71 @@ const locationOf = (url: string, id: string): string => {
 }
 
 /**
- * Implements a group made by {@link make} over a repository. `toCreate` turns
- * the create payload into the repository's input (e.g. adds the owner from
- * the current principal); by default the payload is the input.
+ * The five handlers of a CRUD group, as `handlers` builds them. Their
+ * request and response types are the group's, seen from the server: where
+ * the builder is mounted, `HttpApiBuilder.group` checks each of them
+ * against the endpoints of the served group, so a group and handlers that
+ * disagree (another entity, a create payload the handlers do not take, an
+ * endpoint changed in `make`) do not compile.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Implementation<D extends Entity.Any, Payload, RC, RA> {
+  readonly list: (request: {
+    readonly query: ListQueryType<Entity.SortableOf<D>>
+    readonly request: { readonly url: string }
+  }) => Effect.Effect<Pagination.Page<Entity.Type<D>>, Problem.BadRequest>
+  readonly create: (request: {
+    readonly payload: Payload
+    readonly request: { readonly url: string }
+  }) => Effect.Effect<
+    HttpApiSchema.withHeaders<Entity.Type<D>, { readonly location: string; readonly etag: string }>,
+    Problem.Conflict,
+    RC
+  >
+  readonly get: (request: {
+    readonly params: IdParams<D>
+    readonly headers: IfNoneMatchHeaders
+  }) => Effect.Effect<
+    | HttpApiSchema.withHeaders<Entity.Type<D>, { readonly etag: string }>
+    | HttpServerResponse.HttpServerResponse,
+    Problem.NotFound
+  >
+  readonly update: (request: {
+    readonly params: IdParams<D>
+    readonly headers: IfMatchHeaders
+    readonly payload: Entity.PatchOf<D>
+  }) => Effect.Effect<
+    HttpApiSchema.withHeaders<Entity.Type<D>, { readonly etag: string }>,
+    Problem.NotFound | Problem.Conflict | Problem.PreconditionFailed | Problem.Forbidden,
+    RA
+  >
+  readonly delete: (request: {
+    readonly params: IdParams<D>
+    readonly headers: IfMatchHeaders
+  }) => Effect.Effect<void, Problem.NotFound | Problem.PreconditionFailed | Problem.Forbidden, RA>
+}
+
+/**
+ * Implements a group made by {@link make} over a repository: returns the
+ * builder that `HttpApiBuilder.group(Api, name, ...)` takes, so the
+ * compiler checks the handlers against the group where you mount them.
+ *
+ * `toCreate` turns the create payload into the repository's input (e.g.
+ * adds the owner from the current principal); by default the payload is
+ * the input. `authorize` holds object-level checks. Both run per request,
+ * so the services they yield are request services: fine for what the
+ * endpoint middleware provides (`CurrentPrincipal`). A service of your
+ * layers is resolved once, when the handler layer is built, if you pass
+ * an Effect that yields it and returns the function (or the checks):
+ * `toCreate: Effect.map(Naming, (naming) => (payload) => ...)`. The
+ * repository is resolved then too.
  *
  * @example
  * ```ts
  * import { Context } from "effect"
- * import { HttpApi } from "effect/http-api"
+ * import { HttpApi, HttpApiBuilder } from "effect/http-api"
  * import type { Entity, Repository } from "@org/core"
  * import { CrudGroup, HttpApp } from "@org/http"
  *
@@ -269,175 +325,212 @@ const locationOf = (url: string, id: string): string => {
  * class Items extends Context.Service<Items, Repository.ForEntity<typeof Item>>()("app/Items") {}
  * class Api extends HttpApp.api(HttpApi.make("shop").add(CrudGroup.make("items", { entity: Item, path: "/items" }))) {}
  *
- * export const ItemsHandlers = CrudGroup.handlers(Api, "items", { entity: Item, repository: Items })
+ * export const ItemsHandlers = HttpApiBuilder.group(
+ *   Api,
+ *   "items",
+ *   CrudGroup.handlers({ entity: Item, repository: Items })
+ * )
  * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const handlers = <
-  ApiId extends string,
-  Groups extends HttpApiGroup.Constraint,
-  const Name extends HttpApiGroup.Identifier<Groups>,
-  D extends Entity.Any,
-  R,
-  Payload = Entity.CreateOf<D>,
-  RC = never,
-  RA = never
->(
-  api: HttpApi.HttpApi<ApiId, Groups>,
-  name: Name,
-  options: {
-    readonly entity: D
-    readonly repository: Effect.Effect<Repository.ForEntity<D>, never, R>
-    readonly toCreate?: (payload: Payload) => Effect.Effect<Entity.CreateOf<D>, never, RC>
-    /**
-     * Object-level checks run on the current entity before it is changed
-     * (for example "only the owner, or someone with `:any`"); a failure is
-     * a 403 and nothing is written.
-     */
-    readonly authorize?:
-      | {
-          readonly update?: (current: D["schema"]["Type"]) => Effect.Effect<void, Problem.Forbidden, RA>
-          readonly delete?: (current: D["schema"]["Type"]) => Effect.Effect<void, Problem.Forbidden, RA>
-        }
+export function handlers<D extends Entity.Any, R, RA = never, RB = never>(
+  options: HandlersOptions<D, R, RA, RB> & { readonly toCreate?: undefined }
+): Builder<D, Entity.CreateOf<D>, never, NoInfer<RA>, R | NoInfer<RB>>
+export function handlers<D extends Entity.Any, R, Payload, RC = never, RA = never, RB = never, RT = never>(
+  options: HandlersOptions<D, R, RA, RB> & {
+    readonly toCreate: Resolvable<(payload: Payload) => Effect.Effect<Entity.CreateOf<D>, never, RC>, RT>
+  }
+): Builder<D, Payload, RC, NoInfer<RA>, R | NoInfer<RB> | RT>
+export function handlers<D extends Entity.Any, R, Payload, RC, RA, RB, RT>(
+  options: HandlersOptions<D, R, RA, RB> & {
+    readonly toCreate?:
+      | Resolvable<(payload: Payload) => Effect.Effect<Entity.CreateOf<D>, never, RC>, RT>
       | undefined
   }
-): Layer.Layer<
-  HttpApiGroup.Service<ApiId, Name>,
+): Builder<D, Payload, RC, RA, R | RB | RT> | Builder<D, Entity.CreateOf<D>, never, RA, R | RB> {
+  const { toCreate } = options
+  return toCreate === undefined
+    ? builder(
+        options,
+        Effect.succeed((payload: Entity.CreateOf<D>) => Effect.succeed(payload))
+      )
+    : builder(options, resolve(toCreate))
+}
+
+/**
+ * A function (or object-level checks) given as is, or as an Effect that
+ * resolves the services it needs once, when the handler layer is built.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Resolvable<A, R> = A | Effect.Effect<A, never, R>
+
+const resolve = <A, R>(value: Resolvable<A, R>): Effect.Effect<A, never, R> =>
+  Effect.isEffect(value) ? value : Effect.succeed(value)
+
+/**
+ * Object-level checks run on the current entity before it is changed (for
+ * example "only the owner, or someone with `:any`"); a failure is a 403
+ * and nothing is written.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Authorize<D extends Entity.Any, RA> {
+  readonly update?: ((current: Entity.Type<D>) => Effect.Effect<void, Problem.Forbidden, RA>) | undefined
+  readonly delete?: ((current: Entity.Type<D>) => Effect.Effect<void, Problem.Forbidden, RA>) | undefined
+}
+
+/**
+ * What `handlers` takes besides `toCreate`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HandlersOptions<D extends Entity.Any, R, RA, RB> {
+  readonly entity: D
+  readonly repository: Effect.Effect<Repository.ForEntity<D>, never, R>
+  readonly authorize?: Resolvable<Authorize<D, RA>, RB> | undefined
+}
+
+/**
+ * The group builder `handlers` returns, for `HttpApiBuilder.group`: it
+ * takes the group's handler collection and implements every endpoint.
+ * Building it needs `R` and the endpoints' middleware; what `toCreate` and
+ * `authorize` yield per request, beyond what that middleware provides, is
+ * a requirement of the layer too (the handlers see the layer's services).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Builder<D extends Entity.Any, Payload, RC, RA, R> = <
+  Endpoints extends Record<string, HttpApiEndpoint.Constraint>,
+  Out
+>(group: {
+  readonly "~EndpointsByIdentifier": Endpoints
+  readonly handleAll: (implementation: Implementation<D, Payload, RC, RA>) => Out
+}) => Effect.Effect<
+  Out,
   never,
   | R
-  | HttpApiEndpoint.ExcludeProvided<HttpApiGroup.EndpointsWithIdentifier<Groups, Name>, RC | RA>
-  | HttpApiEndpoint.Middleware<HttpApiGroup.EndpointsWithIdentifier<Groups, Name>>
-  | HttpApiEndpoint.MiddlewareServices<HttpApiGroup.EndpointsWithIdentifier<Groups, Name>>
-> =>
-  HttpApiBuilder.group(
-    api,
-    name,
-    (handlers): never =>
-      Effect.gen(function* () {
-        const repository = yield* options.repository
-        const toCreate =
-          options.toCreate ?? ((payload: Payload) => Effect.succeed(payload as unknown as Entity.CreateOf<D>))
-        // Several tags in If-Match need the current version to pick from, and
-        // an object-level check needs the current entity: read it only then.
-        const expectedVersion = (
-          id: Entity.IdOf<D>,
-          headers: IfMatchHeaders,
-          guard: ((current: D["schema"]["Type"]) => Effect.Effect<void, Problem.Forbidden, RA>) | undefined
-        ) => {
-          const ifMatch = Preconditions.parseIfMatch(headers["if-match"])
-          const several =
-            Option.isSome(ifMatch) && ifMatch.value._tag === "Versions" && ifMatch.value.versions.length > 1
-          return several || guard !== undefined
-            ? Effect.flatMap(repository.findById(id), (current) =>
-                Effect.as(
-                  guard === undefined ? Effect.void : guard(current),
-                  Preconditions.expectedVersion(ifMatch, several ? current.version : undefined)
-                )
-              )
-            : Effect.succeed(Preconditions.expectedVersion(ifMatch, undefined))
-        }
-        const implementation = {
-          list: ({
-            query,
-            request
-          }: {
-            readonly query: ListQueryType<Entity.SortableOf<D>>
-            readonly request: { readonly url: string }
-          }) =>
-            Filters.parse(options.entity, new URL(request.url, "http://localhost").searchParams).pipe(
-              Effect.flatMap((filter) =>
-                repository
-                  .list({ ...Pagination.request(query), filter })
-                  .pipe(
-                    Effect.mapError((error) => [
-                      { in: "query" as const, pointer: `/${error.field}`, message: error.message }
-                    ])
-                  )
-              ),
-              Effect.mapError(
-                (errors) => new Problem.BadRequest({ detail: "The request query is invalid.", errors })
-              )
-            ),
-          create: ({
-            payload,
-            request
-          }: {
-            readonly payload: Payload
-            readonly request: { readonly url: string }
-          }) =>
-            toCreate(payload).pipe(
-              Effect.flatMap(repository.create),
-              Effect.map((entity) =>
-                HttpApiSchema.withHeaders({
-                  body: entity,
-                  headers: {
-                    location: locationOf(request.url, entity.id),
-                    etag: Preconditions.etag(entity.version)
-                  }
-                })
-              ),
-              Effect.mapError(toProblem)
-            ),
-          get: ({
-            params,
-            headers
-          }: {
-            readonly params: IdParams<D>
-            readonly headers: IfNoneMatchHeaders
-          }) =>
-            repository.findById(params.id).pipe(
-              Effect.map((entity) =>
-                Preconditions.ifNoneMatchHits(headers["if-none-match"], entity.version)
-                  ? HttpServerResponse.empty({
-                      status: 304,
-                      headers: { etag: Preconditions.etag(entity.version) }
-                    })
-                  : HttpApiSchema.withHeaders({
-                      body: entity,
-                      headers: { etag: Preconditions.etag(entity.version) }
-                    })
-              ),
-              Effect.mapError(toProblem)
-            ),
-          update: ({
-            params,
-            headers,
-            payload
-          }: {
-            readonly params: IdParams<D>
-            readonly headers: IfMatchHeaders
-            readonly payload: Entity.PatchOf<D>
-          }) =>
-            expectedVersion(params.id, headers, options.authorize?.update).pipe(
-              Effect.flatMap((expectedVersion) => repository.update(params.id, payload, { expectedVersion })),
-              Effect.map((entity) =>
-                HttpApiSchema.withHeaders({
-                  body: entity,
-                  headers: { etag: Preconditions.etag(entity.version) }
-                })
-              ),
-              Effect.mapError(toProblem)
-            ),
-          delete: ({ params, headers }: { readonly params: IdParams<D>; readonly headers: IfMatchHeaders }) =>
-            expectedVersion(params.id, headers, options.authorize?.delete).pipe(
-              Effect.flatMap((expectedVersion) => repository.delete(params.id, { expectedVersion })),
-              Effect.mapError(toProblem)
+  | HttpApiEndpoint.ExcludeProvided<Endpoints[keyof Endpoints], RC | RA>
+  | HttpApiEndpoint.Middleware<Endpoints[keyof Endpoints]>
+  | HttpApiEndpoint.MiddlewareServices<Endpoints[keyof Endpoints]>
+>
+
+const builder =
+  <D extends Entity.Any, R, Payload, RC, RA, RB, RT>(
+    options: HandlersOptions<D, R, RA, RB>,
+    toCreate: Effect.Effect<(payload: Payload) => Effect.Effect<Entity.CreateOf<D>, never, RC>, never, RT>
+  ): Builder<D, Payload, RC, RA, R | RB | RT> =>
+  (group) =>
+    Effect.map(
+      Effect.all({
+        repository: options.repository,
+        toCreate,
+        authorize: options.authorize === undefined ? Effect.succeed({}) : resolve(options.authorize)
+      }),
+      ({ repository, toCreate, authorize }) =>
+        group.handleAll(implement(options.entity, repository, toCreate, authorize))
+    )
+
+const implement = <D extends Entity.Any, Payload, RC, RA>(
+  entity: D,
+  repository: Repository.ForEntity<D>,
+  toCreate: (payload: Payload) => Effect.Effect<Entity.CreateOf<D>, never, RC>,
+  authorize: Authorize<D, RA>
+): Implementation<D, Payload, RC, RA> => {
+  // Several tags in If-Match need the current version to pick from, and an
+  // object-level check needs the current entity: read it only then.
+  const expectedVersion = (
+    id: Entity.IdOf<D>,
+    headers: IfMatchHeaders,
+    guard: ((current: Entity.Type<D>) => Effect.Effect<void, Problem.Forbidden, RA>) | undefined
+  ) => {
+    const ifMatch = Preconditions.parseIfMatch(headers["if-match"])
+    const several =
+      Option.isSome(ifMatch) && ifMatch.value._tag === "Versions" && ifMatch.value.versions.length > 1
+    return several || guard !== undefined
+      ? Effect.flatMap(repository.findById(id), (current) =>
+          Effect.as(
+            guard === undefined ? Effect.void : guard(current),
+            Preconditions.expectedVersion(ifMatch, several ? current.version : undefined)
+          )
+        )
+      : Effect.succeed(Preconditions.expectedVersion(ifMatch, undefined))
+  }
+  const versioned = (entity: Entity.Type<D>) =>
+    HttpApiSchema.withHeaders({ body: entity, headers: { etag: Preconditions.etag(entity.version) } })
+  return {
+    list: ({ query, request }) =>
+      Filters.parse(entity, new URL(request.url, "http://localhost").searchParams).pipe(
+        Effect.flatMap((filter) =>
+          repository
+            .list({ ...Pagination.request(query), filter })
+            .pipe(
+              Effect.mapError((error) => [
+                { in: "query" as const, pointer: `/${error.field}`, message: error.message }
+              ])
             )
-        }
-        // The group's endpoints are built by `make` from the same entity, so these
-        // handlers fit them; TypeScript cannot see that through the generic group.
-        return handlers.handleAll(implementation as never)
-      }) as never
-  )
+        ),
+        Effect.mapError(
+          (errors) => new Problem.BadRequest({ detail: "The request query is invalid.", errors })
+        )
+      ),
+    create: ({ payload, request }) =>
+      toCreate(payload).pipe(
+        Effect.flatMap(repository.create),
+        Effect.map((entity) =>
+          HttpApiSchema.withHeaders({
+            body: entity,
+            headers: {
+              location: locationOf(request.url, entity.id),
+              etag: Preconditions.etag(entity.version)
+            }
+          })
+        ),
+        // a create fails only on a unique field (no version to be stale)
+        Effect.mapError((error) => new Problem.Conflict({ detail: error.message }))
+      ),
+    get: ({ params, headers }) =>
+      repository.findById(params.id).pipe(
+        Effect.map((entity) =>
+          Preconditions.ifNoneMatchHits(headers["if-none-match"], entity.version)
+            ? HttpServerResponse.empty({ status: 304, headers: { etag: Preconditions.etag(entity.version) } })
+            : versioned(entity)
+        ),
+        Effect.mapError((error) => new Problem.NotFound({ detail: error.message }))
+      ),
+    update: ({ params, headers, payload }) =>
+      expectedVersion(params.id, headers, authorize.update).pipe(
+        Effect.flatMap((expectedVersion) => repository.update(params.id, payload, { expectedVersion })),
+        Effect.map(versioned),
+        Effect.mapError(toProblem)
+      ),
+    delete: ({ params, headers }) =>
+      expectedVersion(params.id, headers, authorize.delete).pipe(
+        Effect.flatMap((expectedVersion) => repository.delete(params.id, { expectedVersion })),
+        // a delete conflicts only on a stale version (no field to be duplicate)
+        Effect.mapError((error) =>
+          error._tag === "Conflict"
+            ? new Problem.PreconditionFailed({ detail: error.message })
+            : error._tag === "NotFound"
+              ? new Problem.NotFound({ detail: error.message })
+              : error
+        )
+      )
+  }
+}
 
 type IdParams<D extends Entity.Any> = { readonly id: Entity.IdOf<D> }
-type IfMatchHeaders = { readonly "if-match"?: string }
-type IfNoneMatchHeaders = { readonly "if-none-match"?: string }
+type IfMatchHeaders = { readonly "if-match"?: string | undefined }
+type IfNoneMatchHeaders = { readonly "if-none-match"?: string | undefined }
 
 type ListQueryType<Field extends string> = {
-  readonly page?: number
-  readonly size?: number
-  readonly sort?: ReadonlyArray<Pagination.SortKey<Field>>
+  readonly page?: number | undefined
+  readonly size?: number | undefined
+  readonly sort?: ReadonlyArray<Pagination.SortKey<Field>> | undefined
 }

@@ -3,7 +3,7 @@ import { type Repository, RepositoryMemory } from "@org/core"
 import { Widget } from "@org/testing"
 import { Context, Effect, Layer, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
-import { HttpApi } from "effect/http-api"
+import { HttpApi, HttpApiBuilder } from "effect/http-api"
 import * as fc from "fast-check"
 import { CrudGroup, HttpApp } from "../src/index.ts"
 import { type Reply, serve } from "./fixtures/client.ts"
@@ -19,7 +19,11 @@ class Api extends HttpApp.api(
 const app = () =>
   HttpApp.layer({
     api: Api,
-    handlers: CrudGroup.handlers(Api, "widgets", { entity: Widget.Widget, repository: Widgets }).pipe(
+    handlers: HttpApiBuilder.group(
+      Api,
+      "widgets",
+      CrudGroup.handlers({ entity: Widget.Widget, repository: Widgets })
+    ).pipe(
       Layer.provide(Layer.effect(Widgets, RepositoryMemory.make(Widget.Widget))),
       Layer.provide(SecureRandom.layerWebCrypto)
     )
@@ -41,19 +45,27 @@ const assertProblem = (reply: Reply, status: number) => {
 const failingFields = (reply: Reply): Array<string> =>
   (reply.body.errors ?? []).map((e: { readonly pointer: string }) => e.pointer)
 
-// A service of the team's own that `toCreate` uses: resolved when the
-// handler layer is built, so it is a requirement of the layer, not of each request.
+// A service of the team's own that `toCreate` uses: given as an Effect, it is
+// resolved when the handler layer is built, so it is a requirement of the
+// layer, not of each request.
 class Naming extends Context.Service<Naming, { readonly prefix: string }>()("test/Naming") {}
 
 const appWithNaming = () =>
   HttpApp.layer({
     api: Api,
-    handlers: CrudGroup.handlers(Api, "widgets", {
-      entity: Widget.Widget,
-      repository: Widgets,
-      toCreate: (payload: typeof Widget.Widget.create.Type) =>
-        Effect.map(Naming, (naming) => ({ ...payload, name: `${naming.prefix}${payload.name}` }))
-    }).pipe(
+    handlers: HttpApiBuilder.group(
+      Api,
+      "widgets",
+      CrudGroup.handlers({
+        entity: Widget.Widget,
+        repository: Widgets,
+        toCreate: Effect.map(
+          Naming,
+          (naming) => (payload: typeof Widget.Widget.create.Type) =>
+            Effect.succeed({ ...payload, name: `${naming.prefix}${payload.name}` })
+        )
+      })
+    ).pipe(
       Layer.provide(Layer.effect(Widgets, RepositoryMemory.make(Widget.Widget))),
       Layer.provide(Layer.succeed(Naming, { prefix: "acme-" })),
       Layer.provide(SecureRandom.layerWebCrypto)

@@ -70,7 +70,7 @@ export const app = <E, R, RC = never>(options: {
   HttpApp.layer({
     api: Api,
     handlers: Layer.mergeAll(
-      CrudGroup.handlers(Api, "tasks", { entity: Task, repository: Tasks }),
+      HttpApiBuilder.group(Api, "tasks", CrudGroup.handlers({ entity: Task, repository: Tasks })),
       HttpApiBuilder.group(Api, "auth", AccountsHandlers.auth(accounts)),
       HttpApiBuilder.group(Api, "session", AccountsHandlers.session(accounts)),
       HttpApiBuilder.group(Api, "users", AccountsHandlers.users(accounts)),

@@ -17,6 +17,7 @@ import {
 import { CrudGroup, Problem } from "@org/http"
 import { Context, Effect, Layer, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
+import { HttpApiBuilder } from "effect/http-api"
 import { Api } from "../api/Api.ts"
 import { type CreateItem, Item } from "../domain/Item.ts"
 import { type Permission, policy } from "../domain/Policy.ts"
@@ -66,15 +67,19 @@ const ownerOr = (ownerId: string, permissions: Rbac.OwnOrAny<Permission>) =>
  * @since 0.1.0
  * @category layers
  */
-export const ItemsHandlers = CrudGroup.handlers(Api, "items", {
-  entity: Item,
-  repository: Items,
-  toCreate: (payload: typeof CreateItem.Type) =>
-    Effect.flatMap(Principal.CurrentPrincipal, (principal) =>
-      Effect.map(decodeUserId(principal.subject).pipe(Effect.orDie), (ownerId) => ({ ...payload, ownerId }))
-    ),
-  authorize: {
-    update: (item) => ownerOr(item.ownerId, { own: "items:update:own", any: "items:update:any" }),
-    delete: (item) => ownerOr(item.ownerId, { own: "items:delete:own", any: "items:delete:any" })
-  }
-})
+export const ItemsHandlers = HttpApiBuilder.group(
+  Api,
+  "items",
+  CrudGroup.handlers({
+    entity: Item,
+    repository: Items,
+    toCreate: (payload: typeof CreateItem.Type) =>
+      Effect.flatMap(Principal.CurrentPrincipal, (principal) =>
+        Effect.map(decodeUserId(principal.subject).pipe(Effect.orDie), (ownerId) => ({ ...payload, ownerId }))
+      ),
+    authorize: {
+      update: (item) => ownerOr(item.ownerId, { own: "items:update:own", any: "items:update:any" }),
+      delete: (item) => ownerOr(item.ownerId, { own: "items:delete:own", any: "items:delete:any" })
+    }
+  })
+)

@@ -38,7 +38,7 @@ export const app = (options: {
   HttpApp.layer({
     api: Api,
     handlers: Layer.mergeAll(
-      CrudGroup.handlers(Api, "notes", { entity: Note, repository: Notes }),
+      HttpApiBuilder.group(Api, "notes", CrudGroup.handlers({ entity: Note, repository: Notes })),
       Layer.mergeAll(
         HttpApiBuilder.group(Api, "auth", AccountsHandlers.auth(accounts)),
         HttpApiBuilder.group(Api, "session", AccountsHandlers.session(accounts)),
