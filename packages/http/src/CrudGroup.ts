@@ -204,7 +204,7 @@ export const make = <
           headers: { "if-none-match": Schema.optionalKey(Schema.String) },
           success: versioned(schema),
           error: Problem.NotFound
-        })
+        }).annotate(OpenApi.Transform, documentNotModified)
       ),
       annotated(
         "update",
@@ -228,6 +228,20 @@ export const make = <
     )
     .prefix(options.path)
 }
+
+// The 304 is answered as a bare response, outside the success schema, so a
+// typed client's `get` stays `Item` (a client that sends `If-None-Match`
+// reads the response itself); the document still says the 304 exists.
+const documentNotModified = (operation: { readonly responses?: object }): object => ({
+  ...operation,
+  responses: {
+    ...operation.responses,
+    "304": {
+      description: "Not Modified: the entity still has the version named in `If-None-Match`.",
+      headers: { ETag: { schema: { type: "string" }, description: "The current version." } }
+    }
+  }
+})
 
 /**
  * Maps a repository error to the problem the CRUD endpoints declare:

@@ -1,14 +1,20 @@
 /**
- * RFC 9457 problem details for every error of an HttpApi app.
- *
- * Three pieces:
+ * RFC 9457 problem details for every error of an HttpApi app, built on
+ * Effect's own: the classes are `HttpApiError.Problem`s (so HttpApi renders,
+ * documents and decodes them), the endpoint middleware is an
+ * `HttpApiMiddleware` that declares its errors as Effect's `ProblemDetails`
+ * middleware does, and the media type and `about:blank` come from
+ * `effect/http/ProblemDetails`. What Effect leaves out is added here:
  * - typed problem classes (`NotFound`, `Conflict`, ... or your own with
- *   `Class`) that handlers fail with; they are `HttpApiError.Problem`s, so
- *   HttpApi renders, documents and decodes them as `application/problem+json`;
- * - `Middleware`, an HttpApi middleware declared on every endpoint (see
- *   `HttpApp.api`): it documents the problems any endpoint can produce (400,
- *   404, 405, 413, 415, 500) and turns request decoding failures into a 400
- *   listing each failing field;
+ *   `Class`) with tags of their own (never Effect's `BadRequestProblem` or
+ *   `InternalServerErrorProblem`), a `requestId`, and response headers
+ *   derived from the instance (`ServiceUnavailable` and `TooManyRequests`
+ *   send `Retry-After`);
+ * - `Middleware`, declared on every endpoint (see `HttpApp.api`): it
+ *   documents the problems any endpoint can produce (400, 404, 405, 413,
+ *   415, 500), turns request decoding failures into a 400 listing each
+ *   failing field (`in`, JSON Pointer, message), and sends the headers of a
+ *   declared problem;
  * - `middleware`, the router-level renderer: router 404/405, body limits,
  *   defects (a generic 500, logged with the cause) and any error response that
  *   is not yet a problem; it also fills `instance` and `requestId` and forces
@@ -16,9 +22,11 @@
  *
  * Problem `type`s are stable URIs under `https://errors.org.dev/` (see
  * `types`); they identify the kind of problem and are what clients switch on.
+ * Each class's tag is its type's name (`validation` -> `ValidationProblem`).
  *
  * @since 0.1.0
  */
+import type * as CircuitBreaker from "@org/core/CircuitBreaker"
 import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -27,10 +35,12 @@ import * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerRespondable from "effect/http/HttpServerRespondable"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as ProblemDetails from "effect/http/ProblemDetails"
 import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Types from "effect/Types"
@@ -42,7 +52,7 @@ import * as RequestId from "./RequestId.ts"
  * @since 0.1.0
  * @category constants
  */
-export const contentType = "application/problem+json"
+export const contentType: typeof ProblemDetails.contentType = ProblemDetails.contentType
 
 /**
  * The problem `type` URIs of this kit. They are identifiers: stable, never
@@ -133,10 +143,27 @@ const commonFields = {
 type MissingSelfGeneric =
   "Missing `Self` generic - use `class Self extends HttpApiError.Problem<Self>()(...)`"
 
+const HeadersId = "~@org/http/Problem/headers"
+
+/**
+ * The response headers a problem carries besides its body (a 503's or a
+ * 429's `Retry-After`), as its class declares them; `{}` for anything else.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const headersOf = (u: unknown): Readonly<Record<string, string>> =>
+  Predicate.hasProperty(u, HeadersId) && typeof u[HeadersId] === "function" ? u[HeadersId]() : {}
+
 /**
  * Declares a typed problem class: an `HttpApiError.Problem` that also carries
  * `requestId`. Declare it as an endpoint `error` so OpenAPI documents it and
- * clients decode it; fail with it from the handler.
+ * clients decode it; fail with it from the handler. The tag is yours, so
+ * `Effect.catchTag` tells it from every other class.
+ *
+ * `headers` derives response headers from an instance (they are sent with
+ * the body, whether the problem is a declared endpoint error or raised by a
+ * router middleware).
  *
  * @example
  * ```ts
@@ -165,12 +192,41 @@ export const Class =
   >(
     tag: Tag,
     declaration: HttpApiError.ProblemDeclaration<Type, Status>,
-    fields?: Fields
+    fields?: Fields,
+    options?: {
+      readonly headers?:
+        | ((problem: Schema.Struct.Type<typeof commonFields & Fields>) => Readonly<Record<string, string>>)
+        | undefined
+    }
   ): [Self] extends [never]
     ? MissingSelfGeneric
-    : HttpApiError.ProblemClass<Self, Tag, Type, Status, typeof commonFields & Fields, {}> =>
+    : HttpApiError.ProblemClass<Self, Tag, Type, Status, typeof commonFields & Fields, {}> => {
+    const headers = options?.headers
     // `fields` is optional; spreading `undefined` adds nothing.
-    HttpApiError.Problem<Self>()(tag, declaration, { ...commonFields, ...(fields as Fields) })
+    const base = HttpApiError.Problem<Self>()(tag, declaration, { ...commonFields, ...(fields as Fields) })
+    if (headers !== undefined && typeof base === "function") {
+      const render = base.prototype[HttpServerRespondable.symbol]
+      Object.defineProperty(base.prototype, HeadersId, {
+        value(this: Schema.Struct.Type<typeof commonFields & Fields>) {
+          return headers(this)
+        }
+      })
+      Object.defineProperty(base.prototype, HttpServerRespondable.symbol, {
+        value(this: HttpServerRespondable.Respondable) {
+          return Effect.map(render.call(this), HttpServerResponse.setHeaders(headersOf(this)))
+        }
+      })
+    }
+    return base
+  }
+
+const retryAfter = {
+  /** Seconds until a retry may succeed; also sent as `Retry-After`. */
+  retryAfter: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
+}
+
+const retryAfterHeader = (problem: { readonly retryAfter?: number | undefined }) =>
+  problem.retryAfter === undefined ? {} : { "retry-after": String(problem.retryAfter) }
 
 /**
  * 400: the request could not be decoded. `errors` lists each failing value.
@@ -179,7 +235,7 @@ export const Class =
  * @category problems
  */
 export class BadRequest extends Class<BadRequest>()(
-  "BadRequestProblem",
+  "ValidationProblem",
   { type: types.validation, status: 400, title: "Bad Request" },
   { errors: Schema.optionalKey(Schema.Array(FieldError)) }
 ) {}
@@ -286,11 +342,12 @@ export class UnsupportedMediaType extends Class<UnsupportedMediaType>()("Unsuppo
  * @since 0.1.0
  * @category problems
  */
-export class TooManyRequests extends Class<TooManyRequests>()("TooManyRequestsProblem", {
-  type: types.tooManyRequests,
-  status: 429,
-  title: "Too Many Requests"
-}) {}
+export class TooManyRequests extends Class<TooManyRequests>()(
+  "TooManyRequestsProblem",
+  { type: types.tooManyRequests, status: 429, title: "Too Many Requests" },
+  retryAfter,
+  { headers: retryAfterHeader }
+) {}
 
 /**
  * 500: anything unexpected. The body never says what went wrong; the log does.
@@ -298,7 +355,7 @@ export class TooManyRequests extends Class<TooManyRequests>()("TooManyRequestsPr
  * @since 0.1.0
  * @category problems
  */
-export class InternalServerError extends Class<InternalServerError>()("InternalServerErrorProblem", {
+export class InternalServerError extends Class<InternalServerError>()("InternalProblem", {
   type: types.internal,
   status: 500,
   title: "Internal Server Error"
@@ -307,15 +364,41 @@ export class InternalServerError extends Class<InternalServerError>()("InternalS
 /**
  * 503: a dependency the request needs cannot answer (for example no
  * revocation source is reachable). Never used for a client's mistake.
+ * With `retryAfter` (seconds) the response says when to come back.
  *
  * @since 0.1.0
  * @category problems
  */
-export class ServiceUnavailable extends Class<ServiceUnavailable>()("ServiceUnavailableProblem", {
-  type: types.serviceUnavailable,
-  status: 503,
-  title: "Service Unavailable"
-}) {}
+export class ServiceUnavailable extends Class<ServiceUnavailable>()(
+  "ServiceUnavailableProblem",
+  { type: types.serviceUnavailable, status: 503, title: "Service Unavailable" },
+  retryAfter,
+  { headers: retryAfterHeader }
+) {}
+
+/**
+ * The 503 for a call an open circuit breaker refused: `Retry-After` is the
+ * breaker's own estimate, in whole seconds. The body does not name the
+ * breaker or the dependency.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { CircuitBreaker } from "@org/core"
+ * import { Problem } from "@org/http"
+ *
+ * declare const guarded: Effect.Effect<string, CircuitBreaker.CircuitOpen>
+ * const handler = guarded.pipe(Effect.catchTag("CircuitOpen", (open) => Effect.fail(Problem.fromCircuitOpen(open))))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fromCircuitOpen = (open: CircuitBreaker.CircuitOpen): ServiceUnavailable =>
+  new ServiceUnavailable({
+    detail: "A service this request needs is temporarily unavailable.",
+    retryAfter: open.retryAfterSeconds
+  })
 
 // -----------------------------------------------------------------------------
 // Ad hoc problems
@@ -456,7 +539,7 @@ const typeByStatus: Readonly<Record<number, string>> = {
  * @category rendering
  */
 export const generic = (status: number): Body => ({
-  type: typeByStatus[status] ?? "about:blank",
+  type: typeByStatus[status] ?? ProblemDetails.blankType,
   title: titles[status] ?? (status >= 500 ? "Server Error" : "Client Error"),
   status
 })
@@ -563,13 +646,21 @@ export class Middleware extends HttpApiMiddleware.Service<Middleware>()("@org/ht
  * @category layers
  */
 export const layer: Layer.Layer<Middleware> = Layer.succeed(Middleware, (httpEffect) =>
-  Effect.catch(httpEffect, (error): Effect.Effect<never, BadRequest | Types.unhandled> => {
-    if (HttpApiError.HttpApiSchemaError.is(error)) {
-      // A response that does not encode is our bug: a logged 500, rendered by `middleware`.
-      return isRequestSchemaError(error) ? Effect.fail(fromSchemaError(error)) : Effect.die(error)
+  Effect.catch(
+    httpEffect,
+    (error): Effect.Effect<HttpServerResponse.HttpServerResponse, BadRequest | Types.unhandled> => {
+      if (HttpApiError.HttpApiSchemaError.is(error)) {
+        // A response that does not encode is our bug: a logged 500, rendered by `middleware`.
+        return isRequestSchemaError(error) ? Effect.fail(fromSchemaError(error)) : Effect.die(error)
+      }
+      // HttpApi encodes a declared error from its schema, which has no
+      // headers: a problem that carries some is rendered here, with them.
+      if (HttpServerRespondable.isRespondable(error) && Object.keys(headersOf(error)).length > 0) {
+        return HttpServerRespondable.toResponse(error)
+      }
+      return Effect.fail(error)
     }
-    return Effect.fail(error)
-  })
+  )
 )
 
 // -----------------------------------------------------------------------------

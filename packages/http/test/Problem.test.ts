@@ -303,7 +303,7 @@ describe("Problem", () => {
         }
         const create = reply.body.paths["/widgets"].post.responses
         assert.property(create["409"].content, "application/problem+json")
-        const badRequest = reply.body.components.schemas.BadRequestProblemEncoded
+        const badRequest = reply.body.components.schemas.ValidationProblemEncoded
         assert.includeMembers(Object.keys(badRequest.properties), [
           "type",
           "title",
