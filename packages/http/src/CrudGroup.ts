@@ -179,12 +179,18 @@ export const make = <
           query: ListQuery(entity.sortable as ReadonlyArray<Entity.SortableOf<D>>),
           success: Pagination.Page(schema),
           error: Problem.BadRequest
-        }).annotate(
-          OpenApi.Description,
-          `A page of ${entity.name} entities. Filters: \`field[op]=value\` (ANDed; a bare \`field=value\` is eq) ` +
-            `with op in ${Filters.operators.join(", ")}, on ${entity.filterable.join(", ") || "no field"}. ` +
-            `Sort on ${entity.sortable.join(", ")} (\`-\` for descending; ties broken by id).`
-        )
+        })
+          // a bad `sort` or `page` fails the query schema before the handler
+          // runs: the 400 still names every bad filter too
+          .annotate(Problem.QueryErrors, (query) =>
+            Effect.match(Filters.parse(entity, query), { onFailure: (errors) => errors, onSuccess: () => [] })
+          )
+          .annotate(
+            OpenApi.Description,
+            `A page of ${entity.name} entities. Filters: \`field[op]=value\` (ANDed; a bare \`field=value\` is eq) ` +
+              `with op in ${Filters.operators.join(", ")}, on ${entity.filterable.join(", ") || "no field"}. ` +
+              `Sort on ${entity.sortable.join(", ")} (\`-\` for descending; ties broken by id).`
+          )
       ),
       annotated(
         "create",

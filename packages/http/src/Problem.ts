@@ -28,6 +28,7 @@
  */
 import type * as CircuitBreaker from "@org/core/CircuitBreaker"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as HttpBody from "effect/http/HttpBody"
@@ -640,18 +641,61 @@ export class Middleware extends HttpApiMiddleware.Service<Middleware>()("@org/ht
 }) {}
 
 /**
+ * An endpoint annotation: more checks of the request's query, run when its
+ * declared query fails to decode, so the 400 lists every bad parameter at
+ * once (a CRUD list's filters, which are not in the query schema, with a
+ * bad `sort`).
+ *
+ * @since 0.2.0
+ * @category annotations
+ */
+export class QueryErrors extends Context.Service<
+  QueryErrors,
+  (query: URLSearchParams) => Effect.Effect<ReadonlyArray<FieldError>>
+>()("@org/http/Problem/QueryErrors") {}
+
+const withQueryErrors = (
+  problem: BadRequest,
+  check: Option.Option<QueryErrors["Service"]>
+): Effect.Effect<BadRequest, never, HttpServerRequest.HttpServerRequest> =>
+  Option.isNone(check)
+    ? Effect.succeed(problem)
+    : Effect.gen(function* () {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        const more = yield* check.value(new URL(request.url, "http://localhost").searchParams)
+        return more.length === 0
+          ? problem
+          : new BadRequest({
+              ...(problem.detail === undefined ? {} : { detail: problem.detail }),
+              errors: [...(problem.errors ?? []), ...more].slice(0, maxErrors)
+            })
+      })
+
+/**
  * The implementation of `Middleware`.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Middleware> = Layer.succeed(Middleware, (httpEffect) =>
+export const layer: Layer.Layer<Middleware> = Layer.succeed(Middleware, (httpEffect, { endpoint }) =>
   Effect.catch(
     httpEffect,
-    (error): Effect.Effect<HttpServerResponse.HttpServerResponse, BadRequest | Types.unhandled> => {
+    (
+      error
+    ): Effect.Effect<
+      HttpServerResponse.HttpServerResponse,
+      BadRequest | Types.unhandled,
+      HttpServerRequest.HttpServerRequest
+    > => {
       if (HttpApiError.HttpApiSchemaError.is(error)) {
         // A response that does not encode is our bug: a logged 500, rendered by `middleware`.
-        return isRequestSchemaError(error) ? Effect.fail(fromSchemaError(error)) : Effect.die(error)
+        if (!isRequestSchemaError(error)) return Effect.die(error)
+        const problem = fromSchemaError(error)
+        return Effect.flip(
+          error.kind === "Query"
+            ? withQueryErrors(problem, Context.getOption(endpoint.annotations, QueryErrors))
+            : Effect.succeed(problem)
+        )
       }
       // HttpApi encodes a declared error from its schema, which has no
       // headers: a problem that carries some is rendered here, with them.

@@ -271,6 +271,19 @@ describe("CrudGroup", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("a bad sort, page or size does not hide the bad filters: one 400 names them all", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      const reply = yield* client.call("GET", "/api/widgets?sort=secret&page=0&size=1000&price[gte]=x&secret=1")
+      assertProblem(reply, 400)
+      assert.sameMembers(failingFields(reply), ["/sort", "/page", "/size", "/price[gte]", "/secret"])
+      assert.isTrue(reply.body.errors.every((error: { readonly in: string }) => error.in === "query"))
+      // good filters add nothing to the schema's own errors
+      const sortOnly = yield* client.call("GET", "/api/widgets?sort=secret&price[gte]=1")
+      assert.deepStrictEqual(failingFields(sortOnly), ["/sort"])
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("bad input is a 400 problem naming each field, never a 5xx", () =>
     Effect.gen(function* () {
       const client = yield* serve(app())
