@@ -33,13 +33,29 @@ import * as Ordering from "./Ordering.ts"
 // -----------------------------------------------------------------------------
 
 /**
+ * The schema of {@link Value}: a string, a finite number or a boolean.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Value = Schema.Union([Schema.String, Schema.Finite, Schema.Boolean])
+
+/**
  * A value in a specification: a JSON scalar, in the field's encoded form
  * (a date-time is an ISO-8601 string, a price a number).
  *
  * @since 0.1.0
  * @category models
  */
-export type Value = string | number | boolean
+export type Value = typeof Value.Type
+
+/**
+ * The schema of {@link Operator}.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Operator = Schema.Literals(["eq", "ne", "lt", "lte", "gt", "gte"])
 
 /**
  * The comparison operators of `Compare`.
@@ -47,7 +63,33 @@ export type Value = string | number | boolean
  * @since 0.1.0
  * @category models
  */
-export type Operator = "eq" | "ne" | "lt" | "lte" | "gt" | "gte"
+export type Operator = typeof Operator.Type
+
+// The one definition of the AST: every node's fields, as Schema. The node
+// types, `Encoded`, the `Spec` codec and `make` derive from it; a child is a
+// `Spec` again, so decoding yields nodes all the way down.
+const Child = Schema.suspend((): Schema.Codec<Spec, Encoded> => Spec)
+const Nodes = Schema.Union([
+  Schema.TaggedStruct("True", {}),
+  Schema.TaggedStruct("False", {}),
+  Schema.TaggedStruct("And", { specs: Schema.Array(Child) }),
+  Schema.TaggedStruct("Or", { specs: Schema.Array(Child) }),
+  Schema.TaggedStruct("Not", { spec: Child }),
+  Schema.TaggedStruct("Compare", { field: Schema.String, op: Operator, value: Value }),
+  Schema.TaggedStruct("In", { field: Schema.String, values: Schema.Array(Value) }),
+  Schema.TaggedStruct("Like", {
+    field: Schema.String,
+    pattern: Schema.String,
+    caseInsensitive: Schema.Boolean
+  }),
+  Schema.TaggedStruct("IsNull", { field: Schema.String }),
+  Schema.TaggedStruct("Between", { field: Schema.String, low: Value, high: Value })
+]).annotate({ identifier: "Specification" })
+
+type Data = typeof Nodes.Type
+type Tag = Data["_tag"]
+type Node<T extends Tag> = Extract<Data, { readonly _tag: T }> & Combinators
+type EncodedNode<T extends Tag> = Extract<typeof Nodes.Encoded, { readonly _tag: T }>
 
 /**
  * The fluent combinators every specification node carries.
@@ -70,9 +112,7 @@ export interface Combinators {
  * @since 0.1.0
  * @category models
  */
-export interface True extends Combinators {
-  readonly _tag: "True"
-}
+export interface True extends Node<"True"> {}
 
 /**
  * Satisfied by no entity.
@@ -80,31 +120,23 @@ export interface True extends Combinators {
  * @since 0.1.0
  * @category models
  */
-export interface False extends Combinators {
-  readonly _tag: "False"
-}
+export interface False extends Node<"False"> {}
 
 /**
- * Satisfied when every spec is (`True` when empty).
+ * Satisfied when every spec (`specs`) is (`True` when empty).
  *
  * @since 0.1.0
  * @category models
  */
-export interface And extends Combinators {
-  readonly _tag: "And"
-  readonly specs: ReadonlyArray<Spec>
-}
+export interface And extends Node<"And"> {}
 
 /**
- * Satisfied when some spec is (`False` when empty).
+ * Satisfied when some spec (`specs`) is (`False` when empty).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Or extends Combinators {
-  readonly _tag: "Or"
-  readonly specs: ReadonlyArray<Spec>
-}
+export interface Or extends Node<"Or"> {}
 
 /**
  * Satisfied when `spec` is not.
@@ -112,10 +144,7 @@ export interface Or extends Combinators {
  * @since 0.1.0
  * @category models
  */
-export interface Not extends Combinators {
-  readonly _tag: "Not"
-  readonly spec: Spec
-}
+export interface Not extends Node<"Not"> {}
 
 /**
  * `field op value`; false when the field is null.
@@ -123,12 +152,7 @@ export interface Not extends Combinators {
  * @since 0.1.0
  * @category models
  */
-export interface Compare extends Combinators {
-  readonly _tag: "Compare"
-  readonly field: string
-  readonly op: Operator
-  readonly value: Value
-}
+export interface Compare extends Node<"Compare"> {}
 
 /**
  * The field equals one of `values`; false when empty or when the field is null.
@@ -136,25 +160,16 @@ export interface Compare extends Combinators {
  * @since 0.1.0
  * @category models
  */
-export interface In extends Combinators {
-  readonly _tag: "In"
-  readonly field: string
-  readonly values: ReadonlyArray<Value>
-}
+export interface In extends Node<"In"> {}
 
 /**
- * The text field matches a LIKE pattern (`%` any run, `_` one character,
+ * The text field matches a LIKE `pattern` (`%` any run, `_` one character,
  * `\` escapes); `caseInsensitive` folds ASCII letters (ILIKE).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Like extends Combinators {
-  readonly _tag: "Like"
-  readonly field: string
-  readonly pattern: string
-  readonly caseInsensitive: boolean
-}
+export interface Like extends Node<"Like"> {}
 
 /**
  * The field is null.
@@ -162,10 +177,7 @@ export interface Like extends Combinators {
  * @since 0.1.0
  * @category models
  */
-export interface IsNull extends Combinators {
-  readonly _tag: "IsNull"
-  readonly field: string
-}
+export interface IsNull extends Node<"IsNull"> {}
 
 /**
  * `low <= field <= high` (both ends inclusive); false when the field is null.
@@ -173,12 +185,7 @@ export interface IsNull extends Combinators {
  * @since 0.1.0
  * @category models
  */
-export interface Between extends Combinators {
-  readonly _tag: "Between"
-  readonly field: string
-  readonly low: Value
-  readonly high: Value
-}
+export interface Between extends Node<"Between"> {}
 
 /**
  * A specification: one node of the AST.
@@ -196,21 +203,30 @@ export type Spec = True | False | And | Or | Not | Compare | In | Like | IsNull 
  * @category models
  */
 export type Encoded =
-  | { readonly _tag: "True" }
-  | { readonly _tag: "False" }
-  | { readonly _tag: "And"; readonly specs: ReadonlyArray<Encoded> }
-  | { readonly _tag: "Or"; readonly specs: ReadonlyArray<Encoded> }
-  | { readonly _tag: "Not"; readonly spec: Encoded }
-  | { readonly _tag: "Compare"; readonly field: string; readonly op: Operator; readonly value: Value }
-  | { readonly _tag: "In"; readonly field: string; readonly values: ReadonlyArray<Value> }
-  | {
-      readonly _tag: "Like"
-      readonly field: string
-      readonly pattern: string
-      readonly caseInsensitive: boolean
-    }
-  | { readonly _tag: "IsNull"; readonly field: string }
-  | { readonly _tag: "Between"; readonly field: string; readonly low: Value; readonly high: Value }
+  | EncodedTrue
+  | EncodedFalse
+  | EncodedAnd
+  | EncodedOr
+  | EncodedNot
+  | EncodedCompare
+  | EncodedIn
+  | EncodedLike
+  | EncodedIsNull
+  | EncodedBetween
+
+// `Spec` and `Encoded` are unions of interfaces, not `typeof Nodes.Type` and
+// `typeof Nodes.Encoded`: TypeScript resolves an interface lazily, which lets
+// the types recurse through `Child`.
+interface EncodedTrue extends EncodedNode<"True"> {}
+interface EncodedFalse extends EncodedNode<"False"> {}
+interface EncodedAnd extends EncodedNode<"And"> {}
+interface EncodedOr extends EncodedNode<"Or"> {}
+interface EncodedNot extends EncodedNode<"Not"> {}
+interface EncodedCompare extends EncodedNode<"Compare"> {}
+interface EncodedIn extends EncodedNode<"In"> {}
+interface EncodedLike extends EncodedNode<"Like"> {}
+interface EncodedIsNull extends EncodedNode<"IsNull"> {}
+interface EncodedBetween extends EncodedNode<"Between"> {}
 
 // -----------------------------------------------------------------------------
 // errors
@@ -281,10 +297,14 @@ class SpecificationNode {
 }
 Object.defineProperty(SpecificationNode.prototype, TypeId, { value: TypeId })
 
-type Data<A extends Spec> = Omit<A, keyof Combinators>
-
-const node = <A extends Spec>(data: Data<A>): A =>
-  Object.freeze(Object.assign(Object.create(SpecificationNode.prototype), data))
+// A node is frozen, arrays included (copied, so a caller's array stays theirs).
+const node = <A extends Spec>(data: Omit<A, keyof Combinators>): A => {
+  const entries = Object.entries(data).map(([key, value]) => [
+    key,
+    Array.isArray(value) ? Object.freeze([...value]) : value
+  ])
+  return Object.freeze(Object.assign(Object.create(SpecificationNode.prototype), Object.fromEntries(entries)))
+}
 
 /**
  * Whether a value is a {@link Spec} node (built here or decoded by {@link Spec}).
@@ -337,8 +357,7 @@ export const none: False = node<False>({ _tag: "False" })
  * @since 0.1.0
  * @category constructors
  */
-export const and = (specs: ReadonlyArray<Spec>): And =>
-  node<And>({ _tag: "And", specs: Object.freeze([...specs]) })
+export const and = (specs: ReadonlyArray<Spec>): And => node<And>({ _tag: "And", specs })
 
 /**
  * Satisfied when some spec is; `or([])` is satisfied by nothing.
@@ -355,8 +374,7 @@ export const and = (specs: ReadonlyArray<Spec>): And =>
  * @since 0.1.0
  * @category constructors
  */
-export const or = (specs: ReadonlyArray<Spec>): Or =>
-  node<Or>({ _tag: "Or", specs: Object.freeze([...specs]) })
+export const or = (specs: ReadonlyArray<Spec>): Or => node<Or>({ _tag: "Or", specs })
 
 /**
  * Satisfied when `spec` is not. With two-valued logic, `not(eq)` holds on a
@@ -375,8 +393,9 @@ export const not = (spec: Spec): Not => node<Not>({ _tag: "Not", spec })
 
 /**
  * Builds a specification from its plain-data form (a hand-written AST, or
- * JSON already parsed and trusted). Untrusted input goes through the
- * {@link Spec} schema instead.
+ * JSON already parsed and trusted): the {@link Spec} schema's decoding
+ * without its checks, so a value such as `NaN` is left to the interpreters
+ * to report. Untrusted input goes through the {@link Spec} schema instead.
  *
  * @example
  * ```ts
@@ -387,58 +406,7 @@ export const not = (spec: Spec): Not => node<Not>({ _tag: "Not", spec })
  * @since 0.1.0
  * @category constructors
  */
-export const make = (encoded: Encoded): Spec => {
-  switch (encoded._tag) {
-    case "True":
-      return all
-    case "False":
-      return none
-    case "And":
-      return and(encoded.specs.map(make))
-    case "Or":
-      return or(encoded.specs.map(make))
-    case "Not":
-      return not(make(encoded.spec))
-    case "Compare":
-      return node<Compare>({ _tag: "Compare", field: encoded.field, op: encoded.op, value: encoded.value })
-    case "In":
-      return node<In>({ _tag: "In", field: encoded.field, values: Object.freeze([...encoded.values]) })
-    case "Like":
-      return node<Like>({
-        _tag: "Like",
-        field: encoded.field,
-        pattern: encoded.pattern,
-        caseInsensitive: encoded.caseInsensitive
-      })
-    case "IsNull":
-      return node<IsNull>({ _tag: "IsNull", field: encoded.field })
-    case "Between":
-      return node<Between>({ _tag: "Between", field: encoded.field, low: encoded.low, high: encoded.high })
-  }
-}
-
-const toEncoded = (spec: Spec): Encoded => {
-  switch (spec._tag) {
-    case "True":
-    case "False":
-      return { _tag: spec._tag }
-    case "And":
-    case "Or":
-      return { _tag: spec._tag, specs: spec.specs.map(toEncoded) }
-    case "Not":
-      return { _tag: "Not", spec: toEncoded(spec.spec) }
-    case "Compare":
-      return { _tag: "Compare", field: spec.field, op: spec.op, value: spec.value }
-    case "In":
-      return { _tag: "In", field: spec.field, values: [...spec.values] }
-    case "Like":
-      return { _tag: "Like", field: spec.field, pattern: spec.pattern, caseInsensitive: spec.caseInsensitive }
-    case "IsNull":
-      return { _tag: "IsNull", field: spec.field }
-    case "Between":
-      return { _tag: "Between", field: spec.field, low: spec.low, high: spec.high }
-  }
-}
+export const make = (encoded: Encoded): Spec => Schema.decodeSync(Spec)(encoded, { disableChecks: true })
 
 // -----------------------------------------------------------------------------
 // builders
@@ -479,7 +447,7 @@ const fieldWith = <A>(name: string, encode: (value: A) => Value): Field<A> => {
     lte: compare("lte"),
     gt: compare("gt"),
     gte: compare("gte"),
-    in: (values) => node<In>({ _tag: "In", field: name, values: Object.freeze(values.map(encode)) }),
+    in: (values) => node<In>({ _tag: "In", field: name, values: values.map(encode) }),
     between: (low, high) =>
       node<Between>({ _tag: "Between", field: name, low: encode(low), high: encode(high) }),
     like: like(false),
@@ -564,7 +532,7 @@ const isValue = (u: unknown): u is Value =>
  */
 export const of = <D extends Entity.Any>(definition: D): Builder<D> => ({
   definition,
-  field: (name) => {
+  field: <K extends FieldName<D>>(name: K): TypedField<Entity.Type<D>[K]> => {
     const schema = fieldSchema(definition, name)
     const encode = (value: unknown): Value => {
       if (schema !== undefined) {
@@ -576,52 +544,17 @@ export const of = <D extends Entity.Any>(definition: D): Builder<D> => ({
       if (isValue(value)) return value
       throw new Error(`Specification.of(${definition.name}): a value of ${name} cannot be encoded as JSON`)
     }
-    // The runtime builder has every method; the typed view only hides those
-    // that make no sense for the field's type.
-    return fieldWith(name, encode) as never
+    // The one cast kept: the runtime builder has every method, and the typed
+    // view hides those that make no sense for the field's type. That view is a
+    // conditional type on a generic field type, which no value satisfies until
+    // TypeScript knows the field, so it is asserted here.
+    return fieldWith(name, encode) as TypedField<Entity.Type<D>[K]>
   }
 })
 
 // -----------------------------------------------------------------------------
 // schema
 // -----------------------------------------------------------------------------
-
-/**
- * The schema of a specification value: a string, a finite number or a boolean.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const Value = Schema.Union([Schema.String, Schema.Finite, Schema.Boolean])
-
-/**
- * The schema of {@link Operator}.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const Operator = Schema.Literals(["eq", "ne", "lt", "lte", "gt", "gte"])
-
-const EncodedSchema: Schema.Codec<Encoded> = Schema.Union([
-  Schema.TaggedStruct("True", {}),
-  Schema.TaggedStruct("False", {}),
-  Schema.TaggedStruct("And", {
-    specs: Schema.Array(Schema.suspend((): Schema.Codec<Encoded> => EncodedSchema))
-  }),
-  Schema.TaggedStruct("Or", {
-    specs: Schema.Array(Schema.suspend((): Schema.Codec<Encoded> => EncodedSchema))
-  }),
-  Schema.TaggedStruct("Not", { spec: Schema.suspend((): Schema.Codec<Encoded> => EncodedSchema) }),
-  Schema.TaggedStruct("Compare", { field: Schema.String, op: Operator, value: Value }),
-  Schema.TaggedStruct("In", { field: Schema.String, values: Schema.Array(Value) }),
-  Schema.TaggedStruct("Like", {
-    field: Schema.String,
-    pattern: Schema.String,
-    caseInsensitive: Schema.Boolean
-  }),
-  Schema.TaggedStruct("IsNull", { field: Schema.String }),
-  Schema.TaggedStruct("Between", { field: Schema.String, low: Value, high: Value })
-]).annotate({ identifier: "Specification" })
 
 /**
  * The schema of a specification: decodes the JSON form (see {@link Encoded})
@@ -642,10 +575,14 @@ const EncodedSchema: Schema.Codec<Encoded> = Schema.Union([
  * @since 0.1.0
  * @category schemas
  */
-export const Spec: Schema.Codec<Spec, Encoded> = EncodedSchema.pipe(
+export const Spec: Schema.Codec<Spec, Encoded> = Nodes.pipe(
   Schema.decodeTo(
     Schema.declare(isSpec, { identifier: "Spec" }),
-    SchemaTransformation.transform({ decode: make, encode: toEncoded })
+    // A node is its data: encoding reads its own properties, children included.
+    SchemaTransformation.transform({
+      decode: (data: Data) => node<Spec>(data),
+      encode: (spec: Spec): Data => spec
+    })
   )
 )
 

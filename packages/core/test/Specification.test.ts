@@ -108,6 +108,22 @@ describe("Specification", () => {
       )
     })
 
+    // The arbitrary derives from the codec, so any shape the codec accepts is
+    // tried: make, the codec and the nodes' own properties must all agree.
+    it.prop(
+      "make, encoding and JSON.stringify agree on every encoded specification",
+      { data: Schema.toEncoded(Specification.Spec) },
+      ({ data }) => {
+        const spec = Specification.make(data)
+        assert.isTrue(Specification.isSpec(spec))
+        assert.isTrue(Object.isFrozen(spec))
+        assert.deepStrictEqual(Schema.decodeSync(Specification.Spec)(data), spec)
+        assert.deepStrictEqual(Schema.encodeSync(Specification.Spec)(spec), data)
+        assert.strictEqual(JSON.stringify(spec), JSON.stringify(data))
+      },
+      { arbitrary: { runs: 1_000 } }
+    )
+
     it("decodes into nodes that keep the fluent combinators", () => {
       const decoded = Schema.decodeUnknownSync(FromJson)(
         '{"_tag":"Compare","field":"price","op":"gte","value":10}'
