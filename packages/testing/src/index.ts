@@ -4,6 +4,7 @@
 export * as CacheStoreLaws from "./CacheStoreLaws.ts"
 export * as Gizmo from "./Gizmo.ts"
 export * as JwtAttacks from "./JwtAttacks.ts"
+export * as RateLimitStoreLaws from "./RateLimitStoreLaws.ts"
 export * as RepositoryLaws from "./RepositoryLaws.ts"
 export * as RevocationStoreLaws from "./RevocationStoreLaws.ts"
 export * as UnitOfWorkLaws from "./UnitOfWorkLaws.ts"
