@@ -3,12 +3,13 @@
  * it with REDIS_URL, against a private redis-server (no persistence) that the
  * test kills and restarts: revoked tokens stay refused and valid ones keep
  * working while Redis is down and after it comes back empty; a logout while
- * Redis is down still holds.
+ * Redis is down still holds. The rate limits live in that Redis too: the
+ * general one lets requests through while it is down, the auth one refuses.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { HttpApp } from "@org/http"
 import { IoRedis } from "@org/redis"
-import { Effect } from "effect"
+import { Effect, Schedule } from "effect"
 import * as RedisServer from "../../../packages/redis/test/redisServer.ts"
 import * as Stores from "../src/server/Stores.ts"
 import { type Api, AppLayer, makeApi, type Reply } from "./client.ts"
@@ -56,13 +57,27 @@ describe.skipIf(RedisServer.skipPrivateRedis)("revocations with Redis over Postg
         expectStatus(yield* items(api, leaving.auth), 401, "revoked, Redis up")
         expectStatus(yield* items(api, staying.auth), 200, "valid, Redis up")
 
+        const duringOutage = yield* api.signUp()
         yield* redis.kill
         for (let i = 0; i < 3; i++) {
           expectStatus(yield* items(api, leaving.auth), 401, `revoked, Redis down (${i})`)
+          // the general rate limit fails open: served while its store is down
           expectStatus(yield* items(api, staying.auth), 200, `valid, Redis down (${i})`)
         }
+        // Readiness tells the truth meanwhile.
+        const notReady = yield* api.call("GET", "/health/ready", undefined, { authorization: "" })
+        assert.strictEqual(notReady.status, 503, notReady.text)
+        assert.strictEqual(notReady.body.checks.redis.status, "fail")
+        // The auth routes' rate limit fails closed: no password guessing while it cannot count.
+        const register = yield* timed(
+          api.call("POST", "/api/v1/auth/register", {
+            email: "outage@example.com",
+            password: "a long and unusual passphrase 42"
+          })
+        )
+        expectStatus(register, 503, "register while the rate-limit store is down")
+        assert.strictEqual(register.value.headers.get("retry-after"), "5")
         // A logout while Redis is down is recorded durably and holds.
-        const duringOutage = yield* api.signUp()
         assert.strictEqual(
           (yield* api.call("POST", "/api/v1/auth/logout", {}, duringOutage.auth)).status,
           204
@@ -71,6 +86,11 @@ describe.skipIf(RedisServer.skipPrivateRedis)("revocations with Redis over Postg
 
         // Back, empty (no persistence): nothing revoked is forgotten.
         yield* redis.start
+        const ready = yield* api.call("GET", "/health/ready", undefined, { authorization: "" }).pipe(
+          Effect.repeat({ until: (reply) => reply.status === 200, schedule: Schedule.spaced("200 millis") }),
+          Effect.timeout("10 seconds")
+        )
+        assert.strictEqual(ready.body.checks.redis.status, "pass")
         for (let i = 0; i < 3; i++) {
           expectStatus(yield* items(api, leaving.auth), 401, `revoked, after restart (${i})`)
           expectStatus(

@@ -16,8 +16,12 @@
  *   while they were away are missed (pub/sub has no replay);
  * - reserved connections never reconnect: a dropped one fails its command
  *   and leaves the pool;
- * - the layer fails at start if Redis cannot be reached within
- *   `connectTimeout` (default 5 s), naming the URL without its password.
+ * - a Redis that is down at start does not stop the start: the layer logs
+ *   a warning naming the URL (never its password) and keeps reconnecting,
+ *   commands fail at once meanwhile (a readiness check that sends `PING`
+ *   tells the truth), and everything works once Redis answers. With
+ *   `requireAtStart: true` the layer fails instead if Redis cannot be
+ *   reached within `connectTimeout` (default 5 s).
  *
  * @since 0.1.0
  */
@@ -52,6 +56,8 @@ export interface Options {
   readonly url: Redacted.Redacted<string> | string
   readonly options?: RedisOptions | undefined
   readonly pool?: Redis.PoolOptions | undefined
+  /** Fail the layer when Redis cannot be reached at start (default: start anyway, reconnect in the background). */
+  readonly requireAtStart?: boolean | undefined
 }
 
 // Reconnect delay: capped exponential with jitter, so instances that lost
@@ -124,11 +130,23 @@ export const make = Effect.fnUntraced(function* (options: Options) {
     (client) => Effect.sync(() => client.disconnect())
   )
   watch(client, "client")
-  yield* Effect.tryPromise({
+  const connected = Effect.tryPromise({
     try: () => client.connect(),
     catch: (cause) =>
       new Redis.RedisError({ cause: new Error(`Cannot connect to Redis at ${redactUrl(url)}`, { cause }) })
   })
+  if (options.requireAtStart === true) yield* connected
+  else {
+    // ioredis keeps reconnecting after a failed first attempt (`retryStrategy`).
+    yield* connected.pipe(
+      Effect.catch((error) =>
+        Effect.logWarning(
+          `IoRedis: Redis at ${redactUrl(url)} is not reachable; starting without it`,
+          error.cause
+        )
+      )
+    )
+  }
 
   const redis = yield* Redis.make({
     send: commandOf(client),

@@ -45,29 +45,46 @@ export const make = (options: { readonly channel?: string } = {}) =>
           Effect.asVoid,
           Effect.mapError((cause) => new InvalidationBus.InvalidationBusError({ cause }))
         ),
-      subscribe: (handler) =>
-        Effect.gen(function* () {
-          const messages = yield* redis.subscribe(channel)
-          const next = Effect.flatMap(Queue.take(messages), (message) =>
-            decode(message.message).pipe(
-              Effect.flatMap(handler),
-              // A malformed message (another version, a stray publisher) is skipped, not fatal.
-              Effect.catchTag("SchemaError", (error) =>
-                Effect.logWarning("RedisInvalidationBus: skipped a message", error)
+      subscribe: (handler) => {
+        const consume = (messages: Queue.Dequeue<Redis.RedisMessage, Redis.RedisError>) =>
+          Effect.forever(
+            Effect.flatMap(Queue.take(messages), (message) =>
+              decode(message.message).pipe(
+                Effect.flatMap(handler),
+                // A malformed message (another version, a stray publisher) is skipped, not fatal.
+                Effect.catchTag("SchemaError", (error) =>
+                  Effect.logWarning("RedisInvalidationBus: skipped a message", error)
+                )
               )
             )
           )
-          yield* Effect.forkScoped(
-            Effect.forever(next).pipe(
-              Effect.catchCause((cause) =>
-                Effect.logWarning("RedisInvalidationBus: subscription ended", cause)
-              )
-            )
-          )
-        }).pipe(
-          // Subscribing never fails the caller: without the bus, L1 entries simply live out their TTL.
-          Effect.catchCause((cause) => Effect.logWarning("RedisInvalidationBus: cannot subscribe", cause))
+        // Until the scope closes: subscribe, consume, and after a failure or
+        // an end (Redis down at start, the subscriber closed) try again.
+        const resubscribe = Effect.scoped(Effect.flatMap(redis.subscribe(channel), consume)).pipe(
+          Effect.catchCause((cause) =>
+            Effect.logDebug("RedisInvalidationBus: not subscribed; retrying", cause)
+          ),
+          Effect.andThen(Effect.sleep("1 second")),
+          Effect.forever
         )
+        return Effect.gen(function* () {
+          // The first subscription is awaited (SUBSCRIBE is acknowledged when
+          // Redis is up), so a message published once `subscribe` returns is
+          // seen. It never fails the caller: a failure surfaces in the queue,
+          // is logged, and the loop above tries again; without the bus, L1
+          // entries live out their TTL meanwhile.
+          const messages = yield* redis.subscribe(channel)
+          yield* Effect.forkScoped(
+            consume(messages).pipe(
+              Effect.catchCause((cause) =>
+                Effect.logWarning("RedisInvalidationBus: not subscribed; retrying every second", cause)
+              ),
+              Effect.andThen(Effect.sleep("1 second")),
+              Effect.andThen(resubscribe)
+            )
+          )
+        })
+      }
     })
   })
 

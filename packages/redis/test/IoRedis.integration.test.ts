@@ -4,12 +4,13 @@
  * RateLimiter store on top of it, and a clear failure when Redis is absent.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { IoRedis } from "@org/redis"
-import { Duration, Effect, Fiber, Layer, Queue } from "effect"
+import { IoRedis, RedisInvalidationBus } from "@org/redis"
+import { Duration, Effect, Fiber, Layer, Queue, Schedule } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { RateLimiter, Redis } from "effect/persistence"
 import { TestClock } from "effect/testing"
 import { skipRedis, url } from "./env.ts"
+import * as RedisServer from "./redisServer.ts"
 
 const RedisLive = IoRedis.layer({ url })
 
@@ -104,18 +105,65 @@ describe.skipIf(skipRedis)("IoRedis on a real Redis", () => {
       }).pipe(Effect.provide(RedisLive))
     )
 
-    it.live("fails at start with the URL, never the password, when Redis is absent", () =>
-      Effect.gen(function* () {
-        const error = yield* Effect.flip(
-          Effect.scoped(
-            IoRedis.make({ url: "redis://user:s3cret@127.0.0.1:1/0", options: { connectTimeout: 500 } })
+    it.live(
+      "with requireAtStart, fails at start with the URL, never the password, when Redis is absent",
+      () =>
+        Effect.gen(function* () {
+          const error = yield* Effect.flip(
+            Effect.scoped(
+              IoRedis.make({
+                url: "redis://user:s3cret@127.0.0.1:1/0",
+                options: { connectTimeout: 500 },
+                requireAtStart: true
+              })
+            )
           )
-        )
-        assert.strictEqual(error._tag, "RedisError")
-        const text = String(error.cause)
-        assert.include(text, "127.0.0.1:1")
-        assert.notInclude(text, "s3cret")
-      })
+          assert.strictEqual(error._tag, "RedisError")
+          const text = String(error.cause)
+          assert.include(text, "127.0.0.1:1")
+          assert.notInclude(text, "s3cret")
+        })
     )
   })
+})
+
+describe.skipIf(RedisServer.skipPrivateRedis)("IoRedis while Redis is down", () => {
+  it.live(
+    "starts without Redis, fails commands at once meanwhile, and works once Redis is up; a subscriber catches up",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* RedisServer.make
+        yield* server.kill
+        const { redis } = yield* IoRedis.make({ url: server.url, options: { connectTimeout: 500 } })
+        const started = performance.now()
+        const down = yield* Effect.flip(redis.send("PING"))
+        assert.strictEqual(down._tag, "RedisError")
+        assert.isBelow(performance.now() - started, 200, "a command fails at once while Redis is down")
+        const bus = yield* RedisInvalidationBus.make({ channel: "test:down-at-start" }).pipe(
+          Effect.provideService(Redis.Redis, redis)
+        )
+        const received = yield* Queue.unbounded<string>()
+        yield* bus.subscribe((message) => Queue.offer(received, message.namespace).pipe(Effect.asVoid))
+
+        yield* server.start
+        // reconnects within the capped backoff (at most about 2 s between attempts)
+        yield* redis
+          .send("PING")
+          .pipe(Effect.retry(Schedule.spaced("100 millis")), Effect.timeout("5 seconds"))
+        // the subscriber retries every second: publish until one arrives
+        const namespace = "items"
+        const publishing = Effect.forever(
+          Effect.andThen(
+            Effect.ignore(bus.publish({ origin: "other", namespace, target: { _tag: "Keys", keys: ["1"] } })),
+            Effect.sleep("200 millis")
+          )
+        )
+        const delivered = yield* Queue.take(received).pipe(
+          Effect.raceFirst(publishing),
+          Effect.timeout("6 seconds")
+        )
+        assert.strictEqual(delivered, namespace)
+      }).pipe(Effect.scoped),
+    30_000
+  )
 })
