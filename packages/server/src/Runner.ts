@@ -8,6 +8,10 @@
  * opened (pools, clients) and exits 0. A configuration error or a failed
  * start prints one line on stderr and exits 1, never a stack trace.
  *
+ * The Node server enforces the limits of `ServerConfig` (header size, URL
+ * length, timeouts) and answers what it refuses before the app sees a
+ * request as a problem with the security headers, as the app would.
+ *
  * @example
  * ```ts
  * import { Health, HttpApp } from "@org/http"
@@ -26,27 +30,31 @@
  * @since 0.2.0
  */
 import type * as Http from "node:http"
-import { createServer } from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { AppConfig } from "@org/core"
-import { BodyLimit, HttpApp } from "@org/http"
+import { BodyLimit, HttpApp, RequestId } from "@org/http"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
+import * as SecureRandom from "effect/crypto/SecureRandom"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Formatter from "effect/Formatter"
+import * as Headers from "effect/http/Headers"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import type * as HttpServerError from "effect/http/HttpServerError"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as References from "effect/References"
 import type * as Runtime from "effect/Runtime"
+import * as NodeEdge from "./internal/nodeEdge.ts"
 import * as ServerConfig from "./ServerConfig.ts"
 
 /**
@@ -104,8 +112,14 @@ export interface Options<E, EA = never> {
 export interface LayerOptions {
   /** Names the service in the ready line. */
   readonly name: string
-  /** Where to listen, the body limit given to the app, and how long a drain may take. */
-  readonly config: Pick<ServerConfig.ServerConfig, "host" | "port" | "bodyLimit" | "shutdownTimeout">
+  /**
+   * Where to listen, the body limit given to the app, how long a drain may
+   * take, and the limits Node enforces (`ServerConfig.defaultLimits` for
+   * those left out).
+   */
+  readonly config: Pick<ServerConfig.ServerConfig, "host" | "port" | "bodyLimit" | "shutdownTimeout"> & {
+    readonly [K in keyof ServerConfig.Limits]?: ServerConfig.Limits[K] | undefined
+  }
   /** Extra URLs of the ready line, label to path; default `defaultLinks`. */
   readonly links?: Readonly<Record<string, string>> | undefined
 }
@@ -143,6 +157,12 @@ export const readyLine = (
  * Closing the layer stops accepting connections and waits for in-flight
  * requests for at most `shutdownTimeout` before the app's scopes close.
  *
+ * The Node server enforces the limits (header size, URL length, timeouts),
+ * and what it refuses before the app sees a request (a parser error, a slow
+ * client, a target over the URL limit, a missing `Host`) is answered as a
+ * problem with the security headers and `Connection: close`, and logged as
+ * one `Sent HTTP response` line.
+ *
  * @example
  * ```ts
  * import { Health, HttpApp } from "@org/http"
@@ -167,7 +187,7 @@ export const layer = <E>(
   options: LayerOptions
 ): Layer.Layer<never, E | HttpServerError.ServeError> =>
   Layer.unwrap(
-    Effect.sync(() => {
+    Effect.gen(function* () {
       const { config, name } = options
       const App = Layer.provide(app, Layer.succeed(BodyLimit.MaxBytes, config.bodyLimit))
       // Node accepts connections as soon as it listens, and a request that comes
@@ -176,7 +196,16 @@ export const layer = <E>(
       // builds `App` again with `HttpRouter.layer`; both are memoized, so the
       // routes registered here are the ones served and nothing is built twice.
       const Built = Layer.provide(App, Layer.mergeAll(HttpRouter.layer, NodeHttpServer.layerHttpServices))
-      const server = createServer()
+      const server = NodeEdge.make(
+        {
+          maxHeaderSize: config.maxHeaderSize ?? ServerConfig.defaultLimits.maxHeaderSize,
+          maxUrlLength: config.maxUrlLength ?? ServerConfig.defaultLimits.maxUrlLength,
+          headersTimeout: config.headersTimeout ?? ServerConfig.defaultLimits.headersTimeout,
+          requestTimeout: config.requestTimeout ?? ServerConfig.defaultLimits.requestTimeout,
+          keepAliveTimeout: config.keepAliveTimeout ?? ServerConfig.defaultLimits.keepAliveTimeout
+        },
+        yield* edgeHooks
+      )
       const drain = closeConnectionsOnDrain(server)
       const Listen = NodeHttpServer.layer(() => server, {
         host: config.host,
@@ -202,6 +231,34 @@ export const layer = <E>(
       return Announce.pipe(Layer.provide(HttpApp.serve(App)), Layer.provide(Listen))
     })
   )
+
+// What the edge of the server uses from the layer's services (clock, random,
+// logger), run synchronously from Node's callbacks.
+const edgeHooks: Effect.Effect<NodeEdge.Hooks> = Effect.gen(function* () {
+  const services = yield* Effect.context<never>()
+  const random = Option.getOrElse(yield* Effect.serviceOption(SecureRandom.SecureRandom), () =>
+    SecureRandom.make(SecureRandom.randomBytesUnsafe)
+  )
+  const run = Effect.runSyncWith(services)
+  const fork = Effect.runForkWith(services)
+  return {
+    date: () => run(Effect.map(DateTime.now, Headers.formatHttpDate)),
+    requestId: () => run(Effect.provideService(RequestId.generate, SecureRandom.SecureRandom, random)),
+    answered: ({ method, reason, requestId, status }) => {
+      // The same line as the app's access log, for a response the app never saw.
+      fork(
+        Effect.log("Sent HTTP response").pipe(
+          Effect.annotateLogs({
+            ...(method === undefined ? {} : { "http.method": method }),
+            "http.status": status,
+            "http.refused": reason,
+            requestId
+          })
+        )
+      )
+    }
+  }
+})
 
 // `server.close` stops accepting and closes idle connections, then waits for
 // the busy ones; a keep-alive connection stays open after its response and

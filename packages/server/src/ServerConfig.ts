@@ -1,9 +1,11 @@
 /**
  * The settings every server reads from the environment (12-factor), with
  * Effect's `Config`: where to listen, how large a request body may be, how
- * to log, and how long a shutdown may wait for in-flight requests. A blank
- * variable (`PORT=`) counts as unset. A bad value fails `load` with
- * `AppConfig.InvalidConfig`, whose message is one line naming the variable.
+ * to log, how long a shutdown may wait for in-flight requests, and the limits
+ * Node enforces before the app sees a request (header size, URL length, how
+ * long a client may take). A blank variable (`PORT=`) counts as unset. A bad
+ * value fails `load` with `AppConfig.InvalidConfig`, whose message is one
+ * line naming the variable.
  *
  * | variable | default | accepted |
  * |---|---|---|
@@ -14,6 +16,11 @@
  * | `LOG_LEVEL` | `info` | `trace`, `debug`, `info`, `warn`, `error`, `fatal`, `none` |
  * | `LOG_FORMAT` | `pretty` in development, `json` otherwise | `pretty`, `json` |
  * | `SHUTDOWN_TIMEOUT` | `10 seconds` | a duration such as `30 seconds` or `500 millis` |
+ * | `MAX_HEADER_SIZE` | `16kb` | a size of at least `1kb`: request line plus headers |
+ * | `MAX_URL_LENGTH` | `8kb` | a size: the longest request target, in characters |
+ * | `HEADERS_TIMEOUT` | `10 seconds` | a duration, at most `REQUEST_TIMEOUT` |
+ * | `REQUEST_TIMEOUT` | `30 seconds` | a duration: receiving the whole request, body included |
+ * | `KEEP_ALIVE_TIMEOUT` | `65 seconds` | a duration: how long an idle connection stays open |
  *
  * @example
  * ```ts
@@ -60,6 +67,48 @@ export interface ServerConfig {
   readonly logFormat: LogFormat
   /** `SHUTDOWN_TIMEOUT`: how long in-flight requests may run after a stop signal. */
   readonly shutdownTimeout: Duration.Duration
+  /** `MAX_HEADER_SIZE`: the largest request line plus headers, in bytes; more is a 431. */
+  readonly maxHeaderSize: number
+  /** `MAX_URL_LENGTH`: the longest request target (path and query), in characters; more is a 414. */
+  readonly maxUrlLength: number
+  /** `HEADERS_TIMEOUT`: how long a client may take to send the request line and headers; then 408. */
+  readonly headersTimeout: Duration.Duration
+  /** `REQUEST_TIMEOUT`: how long a client may take to send the whole request, body included; then 408. */
+  readonly requestTimeout: Duration.Duration
+  /** `KEEP_ALIVE_TIMEOUT`: how long a connection may stay idle between requests before it is closed. */
+  readonly keepAliveTimeout: Duration.Duration
+}
+
+/**
+ * The limits Node enforces before the app sees a request: the part of
+ * `ServerConfig` that `Runner.layer` gives the Node server.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Limits = Pick<
+  ServerConfig,
+  "maxHeaderSize" | "maxUrlLength" | "headersTimeout" | "requestTimeout" | "keepAliveTimeout"
+>
+
+/**
+ * The default limits: Node's 16 KiB of headers; 8 KiB of URL (RFC 9112 asks
+ * servers to accept request lines of at least 8000 octets); 10 s for the
+ * headers, which a real client sends in one packet; 30 s for the whole
+ * request (1 MiB at about 35 KiB/s); 65 s of keep-alive, above the 60 s idle
+ * timeout of the usual load balancers and proxies, so they close an idle
+ * connection before the server does and never send a request on a
+ * connection the server is closing.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultLimits: Limits = {
+  maxHeaderSize: 16_384,
+  maxUrlLength: 8192,
+  headersTimeout: Duration.seconds(10),
+  requestTimeout: Duration.seconds(30),
+  keepAliveTimeout: Duration.seconds(65)
 }
 
 /**
@@ -101,6 +150,11 @@ export interface Defaults {
   readonly logLevel?: keyof typeof logLevels | undefined
   readonly logFormat?: LogFormat | undefined
   readonly shutdownTimeout?: Duration.Input | undefined
+  readonly maxHeaderSize?: number | undefined
+  readonly maxUrlLength?: number | undefined
+  readonly headersTimeout?: Duration.Input | undefined
+  readonly requestTimeout?: Duration.Input | undefined
+  readonly keepAliveTimeout?: Duration.Input | undefined
 }
 
 // A case-insensitive choice among `values`, surrounding blanks ignored.
@@ -161,7 +215,7 @@ const LogLevelName = choice(
 
 const LogFormatName = choice(["pretty", "json"], "must be pretty or json")
 
-const ShutdownTimeout = parsed(
+const PositiveDuration = parsed(
   Schema.Duration,
   (input) =>
     Option.filter(
@@ -171,6 +225,24 @@ const ShutdownTimeout = parsed(
   (duration) => `${Duration.toMillis(duration)} millis`,
   'must be a positive duration such as "10 seconds" or "500 millis"'
 )
+
+// Below 1 KiB not even a request line with a few ordinary headers fits.
+const HeaderSize = parsed(
+  Schema.Int.check(Schema.isGreaterThanOrEqualTo(1024)),
+  (input) => Option.filter(BodyLimit.parse(input), (bytes) => bytes >= 1024),
+  String,
+  "must be a size of at least 1kb, such as 16kb or 32768 (bytes)"
+)
+
+const UrlLength = parsed(
+  Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  (input) => Option.filter(BodyLimit.parse(input), (length) => length >= 1),
+  String,
+  "must be a positive length such as 8kb or 4096 (characters)"
+)
+
+const duration = (name: string, fallback: Duration.Input) =>
+  Config.schema(PositiveDuration, name).pipe(Config.withDefault(Duration.fromInputUnsafe(fallback)))
 
 /**
  * The server settings with code-level `defaults` for unset variables.
@@ -199,10 +271,31 @@ export const make = (defaults: Defaults = {}): Config.Config<ServerConfig> =>
       Config.map((name) => logLevels[name])
     ),
     logFormat: Config.option(Config.schema(LogFormatName, "LOG_FORMAT")),
-    shutdownTimeout: Config.schema(ShutdownTimeout, "SHUTDOWN_TIMEOUT").pipe(
-      Config.withDefault(Duration.fromInputUnsafe(defaults.shutdownTimeout ?? "10 seconds"))
+    shutdownTimeout: duration("SHUTDOWN_TIMEOUT", defaults.shutdownTimeout ?? "10 seconds"),
+    maxHeaderSize: Config.schema(HeaderSize, "MAX_HEADER_SIZE").pipe(
+      Config.withDefault(defaults.maxHeaderSize ?? defaultLimits.maxHeaderSize)
+    ),
+    maxUrlLength: Config.schema(UrlLength, "MAX_URL_LENGTH").pipe(
+      Config.withDefault(defaults.maxUrlLength ?? defaultLimits.maxUrlLength)
+    ),
+    headersTimeout: duration("HEADERS_TIMEOUT", defaults.headersTimeout ?? defaultLimits.headersTimeout),
+    requestTimeout: duration("REQUEST_TIMEOUT", defaults.requestTimeout ?? defaultLimits.requestTimeout),
+    keepAliveTimeout: duration(
+      "KEEP_ALIVE_TIMEOUT",
+      defaults.keepAliveTimeout ?? defaultLimits.keepAliveTimeout
     )
   }).pipe(
+    // Node refuses to start a server whose headers timeout is longer than its request timeout.
+    Config.mapEffect((settings) =>
+      Duration.isGreaterThan(settings.headersTimeout, settings.requestTimeout)
+        ? Effect.fail(
+            AppConfig.configError(
+              "HEADERS_TIMEOUT",
+              `must not be longer than REQUEST_TIMEOUT (${Duration.format(settings.requestTimeout)})`
+            )
+          )
+        : Effect.succeed(settings)
+    ),
     Config.map(
       (settings): ServerConfig => ({
         ...settings,

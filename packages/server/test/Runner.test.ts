@@ -153,6 +153,43 @@ describe("Runner.launch", () => {
     20_000
   )
 
+  it.live(
+    "the limits in the environment reach the Node server (MAX_URL_LENGTH, KEEP_ALIVE_TIMEOUT)",
+    () =>
+      Effect.gen(function* () {
+        const lines: Array<string> = []
+        const fiber = yield* Runner.launch({
+          name: "Limited",
+          app: () => makeApp(1, []),
+          logger: capture(lines)
+        }).pipe(
+          withEnv({ PORT: "0", MAX_URL_LENGTH: "100", KEEP_ALIVE_TIMEOUT: "7 seconds" }),
+          Effect.forkChild
+        )
+        const ready = yield* waitFor(lines, / ready on /)
+        const url = /ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(ready)?.[1]
+        const long = yield* Effect.promise(async () => {
+          const response = await fetch(`${url}/health/live?q=${"a".repeat(100)}`, {
+            signal: AbortSignal.timeout(5000)
+          })
+          return {
+            status: response.status,
+            type: response.headers.get("content-type"),
+            body: await response.text()
+          }
+        })
+        assert.deepInclude(long, { status: 414, type: "application/problem+json" })
+        assert.include(long.body, '"status":414')
+        const short = yield* Effect.promise(() =>
+          fetch(`${url}/health/live?q=${"a".repeat(50)}`, { signal: AbortSignal.timeout(5000) })
+        )
+        assert.strictEqual(short.status, 200)
+        assert.strictEqual(short.headers.get("keep-alive"), "timeout=7")
+        yield* Fiber.interrupt(fiber)
+      }),
+    20_000
+  )
+
   it.live("LOG_LEVEL filters what the app logs", () =>
     Effect.gen(function* () {
       const lines: Array<string> = []

@@ -13,20 +13,69 @@ const load = (env: Record<string, string>, defaults?: ServerConfig.Defaults) =>
 const failure = (env: Record<string, string>) => Effect.flip(load(env))
 
 describe("ServerConfig", () => {
-  it.effect("defaults: 127.0.0.1:3000, 1 MiB, info, pretty in development, 10 seconds", () =>
+  it.effect(
+    "defaults: 127.0.0.1:3000, 1 MiB, info, pretty in development, 10 seconds, the default limits",
+    () =>
+      Effect.gen(function* () {
+        const config = yield* load({})
+        assert.deepStrictEqual(
+          {
+            ...config,
+            shutdownTimeout: Duration.toMillis(config.shutdownTimeout),
+            headersTimeout: Duration.toMillis(config.headersTimeout),
+            requestTimeout: Duration.toMillis(config.requestTimeout),
+            keepAliveTimeout: Duration.toMillis(config.keepAliveTimeout)
+          },
+          {
+            env: "development",
+            host: "127.0.0.1",
+            port: 3000,
+            bodyLimit: 1_048_576,
+            logLevel: "Info",
+            logFormat: "pretty",
+            shutdownTimeout: 10_000,
+            maxHeaderSize: 16_384,
+            maxUrlLength: 8192,
+            headersTimeout: 10_000,
+            requestTimeout: 30_000,
+            keepAliveTimeout: 65_000
+          }
+        )
+        assert.strictEqual(config.maxHeaderSize, ServerConfig.defaultLimits.maxHeaderSize)
+        assert.strictEqual(config.maxUrlLength, ServerConfig.defaultLimits.maxUrlLength)
+      })
+  )
+
+  it.effect("the limits: sizes and durations, from the environment or code-level defaults", () =>
     Effect.gen(function* () {
-      const config = yield* load({})
-      assert.deepStrictEqual(
-        { ...config, shutdownTimeout: Duration.toMillis(config.shutdownTimeout) },
-        {
-          env: "development",
-          host: "127.0.0.1",
-          port: 3000,
-          bodyLimit: 1_048_576,
-          logLevel: "Info",
-          logFormat: "pretty",
-          shutdownTimeout: 10_000
-        }
+      const config = yield* load({
+        MAX_HEADER_SIZE: "32kb",
+        MAX_URL_LENGTH: "2048",
+        HEADERS_TIMEOUT: "5 seconds",
+        REQUEST_TIMEOUT: "2 minutes",
+        KEEP_ALIVE_TIMEOUT: "620 seconds"
+      })
+      assert.strictEqual(config.maxHeaderSize, 32_768)
+      assert.strictEqual(config.maxUrlLength, 2048)
+      assert.strictEqual(Duration.toMillis(config.headersTimeout), 5000)
+      assert.strictEqual(Duration.toMillis(config.requestTimeout), 120_000)
+      assert.strictEqual(Duration.toMillis(config.keepAliveTimeout), 620_000)
+      const coded = yield* load({}, { maxUrlLength: 4096, keepAliveTimeout: "5 seconds" })
+      assert.strictEqual(coded.maxUrlLength, 4096)
+      assert.strictEqual(Duration.toMillis(coded.keepAliveTimeout), 5000)
+      // Equal timeouts are allowed: the headers may take the whole request time.
+      const equal = yield* load({ HEADERS_TIMEOUT: "30 seconds" })
+      assert.strictEqual(Duration.toMillis(equal.headersTimeout), 30_000)
+    })
+  )
+
+  it.effect("HEADERS_TIMEOUT longer than REQUEST_TIMEOUT is refused (Node would not start)", () =>
+    Effect.gen(function* () {
+      const error = yield* failure({ HEADERS_TIMEOUT: "1 minute", REQUEST_TIMEOUT: "20 seconds" })
+      assert.strictEqual(error.variable, "HEADERS_TIMEOUT")
+      assert.strictEqual(
+        error.message,
+        "Invalid configuration: HEADERS_TIMEOUT must not be longer than REQUEST_TIMEOUT (20s)"
       )
     })
   )
@@ -40,7 +89,12 @@ describe("ServerConfig", () => {
         BODY_LIMIT: "",
         LOG_LEVEL: "",
         LOG_FORMAT: "",
-        SHUTDOWN_TIMEOUT: ""
+        SHUTDOWN_TIMEOUT: "",
+        MAX_HEADER_SIZE: "",
+        MAX_URL_LENGTH: "",
+        HEADERS_TIMEOUT: "",
+        REQUEST_TIMEOUT: "",
+        KEEP_ALIVE_TIMEOUT: ""
       })
       assert.strictEqual(config.env, "development")
       assert.strictEqual(config.host, "127.0.0.1")
@@ -49,6 +103,8 @@ describe("ServerConfig", () => {
       assert.strictEqual(config.logLevel, "Info")
       assert.strictEqual(config.logFormat, "pretty")
       assert.strictEqual(Duration.toMillis(config.shutdownTimeout), 10_000)
+      assert.strictEqual(config.maxHeaderSize, 16_384)
+      assert.strictEqual(Duration.toMillis(config.keepAliveTimeout), 65_000)
     })
   )
 
@@ -145,7 +201,14 @@ describe("ServerConfig", () => {
     ["LOG_FORMAT", "xml"],
     ["SHUTDOWN_TIMEOUT", "forever"],
     ["SHUTDOWN_TIMEOUT", "0 seconds"],
-    ["SHUTDOWN_TIMEOUT", "Infinity"]
+    ["SHUTDOWN_TIMEOUT", "Infinity"],
+    ["MAX_HEADER_SIZE", "512"],
+    ["MAX_HEADER_SIZE", "big"],
+    ["MAX_URL_LENGTH", "0"],
+    ["MAX_URL_LENGTH", "long"],
+    ["HEADERS_TIMEOUT", "0 seconds"],
+    ["REQUEST_TIMEOUT", "never"],
+    ["KEEP_ALIVE_TIMEOUT", "-5 seconds"]
   ]
   for (const [variable, value] of bad) {
     it.effect(`${variable}=${JSON.stringify(value)} fails with one line naming ${variable}`, () =>
