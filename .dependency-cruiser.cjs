@@ -6,7 +6,7 @@
 // API definitions: schemas, groups, endpoints, middleware tags, problem
 // classes. A typed client imports these alone (docs/adr/0008).
 const definitions = [
-  "^packages/http/src/(ApiDefinition|Problem|Authentication|CrudGroup|Filters|Preconditions|Health|RequestId)\\.ts$",
+  "^packages/http/src/(ApiDefinition|Problem|Authentication|CrudGroup|Filters|Preconditions|Health|RequestId|RateLimit|SecurityHeaders)\\.ts$",
   "^packages/accounts/src/AccountsApi\\.ts$",
   "^examples/[^/]+/src/(api|domain)/",
   "^examples/[^/]+/src/client\\.ts$"

@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import { AccountsConfig } from "@org/accounts"
+import { Cors } from "@org/http"
 import { Runner } from "@org/server"
 import { Migrations, PgDatabase } from "@org/sql"
 import { Effect, Layer } from "effect"
@@ -22,8 +23,13 @@ Runner.run({
       const config = yield* AccountsConfig.load(App.accountsDefaults)
       // Keys first: a bad or missing key stops the start before the database opens.
       const secrets = yield* AccountsConfig.loadSecrets(config)
+      const middlewares = yield* App.trustedProxies
       const services = App.services({ config, secrets }).pipe(Layer.provide(Stores.layerConfig))
       const Database = Layer.provideMerge(Migrations.layer(migrations), PgDatabase.layerConfig)
-      return App.make({ bodyLimit: server.bodyLimit, services }).pipe(Layer.provide(Database))
+      return App.make({ bodyLimit: server.bodyLimit, services, middlewares }).pipe(
+        Layer.provide(Database),
+        // CORS_ORIGINS: exact origins allowed to call the API from a browser (none by default)
+        Layer.provide(Cors.layerConfig())
+      )
     })
 })

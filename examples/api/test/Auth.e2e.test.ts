@@ -17,7 +17,7 @@ import { assert, describe, it } from "@effect/vitest"
 import type { MfaChallenge, TokenPair } from "@org/accounts/AccountsApi"
 import { UserId } from "@org/accounts/AccountsApi"
 import { Totp } from "@org/auth"
-import { CacheStore, Captcha, InvalidationBus, RevocationStore } from "@org/core"
+import { CacheStore, Captcha, InvalidationBus, RateLimiter, RevocationStore } from "@org/core"
 import { HttpApp, Problem } from "@org/http"
 import { JwtAttacks } from "@org/testing"
 import { Context, Effect, Layer, Result, Schema } from "effect"
@@ -551,7 +551,12 @@ describe("auth over HTTP on loopback", () => {
           })
         )
         const api = yield* start({
-          stores: Layer.mergeAll(CacheStore.layerMemory, InvalidationBus.layerMemory, failing)
+          stores: Layer.mergeAll(
+            CacheStore.layerMemory,
+            InvalidationBus.layerMemory,
+            RateLimiter.layerMemory,
+            failing
+          )
         })
         const replies: ReadonlyArray<readonly [string, Outcome]> = [
           [

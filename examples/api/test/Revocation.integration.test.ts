@@ -87,7 +87,10 @@ describe.skipIf(RedisServer.skipPrivateRedis)("revocations with Redis over Postg
         // Back, empty (no persistence): nothing revoked is forgotten.
         yield* redis.start
         const ready = yield* api.call("GET", "/health/ready", undefined, { authorization: "" }).pipe(
-          Effect.repeat({ until: (reply) => reply.status === 200, schedule: Schedule.spaced("200 millis") }),
+          Effect.repeat({
+            until: (reply) => reply.status === 200,
+            schedule: Schedule.spaced("200 millis")
+          }),
           Effect.timeout("10 seconds")
         )
         assert.strictEqual(ready.body.checks.redis.status, "pass")

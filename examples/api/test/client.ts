@@ -14,9 +14,9 @@
 import { AccountsConfig } from "@org/accounts"
 import { Argon2, JwtKeys, SecretBox } from "@org/auth"
 import type { Captcha, RevocationStore } from "@org/core"
-import { type Health, HttpApp } from "@org/http"
+import { type Cors, type Health, HttpApp, RateLimit } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
-import { Effect, Layer, Logger, Redacted, Result, Schema } from "effect"
+import { Duration, Effect, Layer, Logger, Redacted, Result, Schema } from "effect"
 import type { Headers, HttpClientError, HttpClientResponse } from "effect/http"
 import type { SqlClient } from "effect/sql"
 import { makeClient } from "../src/client.ts"
@@ -72,12 +72,26 @@ export interface AppOptions {
   readonly bodyLimit?: number
   /** A CAPTCHA verifier for register and login (none by default). */
   readonly captcha?: Layer.Layer<Captcha.CaptchaVerifier>
-  /** The revocation store and cache state; in-memory by default. */
+  /** The revocation store, cache and rate-limit state; in-memory by default. */
   readonly stores?: Layer.Layer<
     RevocationStore.RevocationStore | Layer.Success<typeof Stores.layerMemory>,
     unknown,
     SqlClient.SqlClient | Health.Checks
   >
+  /** The rate-limit policies; so generous by default that no other test meets them. */
+  readonly rateLimits?: RateLimit.Options
+  /** Router-level middlewares of the app (`App.make`'s). */
+  readonly middlewares?: ReadonlyArray<HttpApp.Middleware>
+  /** CORS (none by default). */
+  readonly cors?: Cors.Options
+}
+
+/** Limits no functional test reaches; the rate-limit tests set their own. */
+export const generousLimits: RateLimit.Options = {
+  policies: {
+    default: { limit: 100_000, window: Duration.minutes(1) },
+    auth: { limit: 100_000, window: Duration.minutes(1), onUnavailable: "refuse" }
+  }
 }
 
 /** The app on a migrated test database, with logging silenced. */
@@ -91,11 +105,14 @@ export const AppLayer = (options: AppOptions = {}) =>
         config: testConfig,
         secrets: { keys, mfaKey },
         passwords: Argon2.layerTest(),
-        captcha: options.captcha
+        captcha: options.captcha,
+        rateLimits: RateLimit.layer(options.rateLimits ?? generousLimits)
       }).pipe(Layer.provide(options.stores ?? Stores.layerMemory))
       return App.make({
         ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
-        services
+        services,
+        middlewares: options.middlewares,
+        cors: options.cors
       }).pipe(Layer.provide(Database), Layer.provideMerge(Logger.layer([])))
     })
   )

@@ -36,6 +36,8 @@ import * as Pagination from "@org/core/Pagination"
 import type * as Rbac from "@org/core/Rbac"
 import * as Authentication from "@org/http/Authentication"
 import * as Problem from "@org/http/Problem"
+import * as RateLimit from "@org/http/RateLimit"
+import * as SecurityHeaders from "@org/http/SecurityHeaders"
 import { Schema, SchemaTransformation } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema, OpenApi } from "effect/http-api"
 
@@ -227,7 +229,8 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
         payload: Schema.Struct({ email: Email, password: Password }),
         headers: CaptchaHeaders,
         success: Schema.Union([TokenPair, MfaChallenge]),
-        error: [Problem.Unauthorized, Problem.BadRequest]
+        // 429/503: the per-account limit of AUTH_RATE_LIMIT (see AccountsHandlers)
+        error: [Problem.Unauthorized, Problem.BadRequest, RateLimit.Exceeded, Problem.ServiceUnavailable]
       }),
       HttpApiEndpoint.post("refresh", "/refresh", {
         payload: Schema.Struct({ refresh_token: opaque }),
@@ -237,10 +240,15 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
       HttpApiEndpoint.post("mfaVerify", "/mfa/verify", {
         payload: Schema.Struct({ mfa_token: opaque.check(Schema.isMaxLength(8192)), code: Code }),
         success: TokenPair,
-        error: [Problem.Unauthorized, Problem.ServiceUnavailable]
+        error: [Problem.Unauthorized, Problem.ServiceUnavailable, RateLimit.Exceeded]
       })
     )
+    .middleware(RateLimit.Middleware)
     .prefix(`${prefix}/auth`)
+    // AUTH_RATE_LIMIT: by address here, and by account in the handlers
+    .annotateMerge(RateLimit.policy("auth"))
+    // tokens and account data: never cached, even for requests without credentials (RFC 6749 5.1)
+    .annotate(SecurityHeaders.NoStore, true)
     .annotateMerge(
       OpenApi.annotations({ title: "Auth", description: "Accounts, tokens and the MFA login step" })
     )
@@ -251,12 +259,12 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
       HttpApiEndpoint.post("logout", "/logout", {
         payload: [Schema.Struct({ refresh_token: Schema.optionalKey(opaque) }), Schema.Null],
         success: HttpApiSchema.NoContent
-      }),
+      }).annotate(SecurityHeaders.ClearSiteData, ["cache", "storage"]),
       HttpApiEndpoint.post("changePassword", "/password", {
         payload: Schema.Struct({ current_password: Password, new_password: Password }),
         success: HttpApiSchema.NoContent,
         error: Problem.BadRequest
-      }),
+      }).annotateMerge(RateLimit.policy("auth")),
       HttpApiEndpoint.get("me", "/me", { success: Me }),
       HttpApiEndpoint.post("mfaEnroll", "/mfa/enroll", {
         success: Schema.Struct({ secret: Schema.String, otpauth_uri: Schema.String }),
@@ -274,6 +282,8 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
       })
     )
     .middleware(Authentication.Authentication)
+    // outside Authentication: anonymous callers by address, verified ones by subject
+    .middleware(RateLimit.Middleware)
     .prefix(`${prefix}/auth`)
     .annotateMerge(
       OpenApi.annotations({
@@ -309,6 +319,8 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
       }).annotateMerge(Authentication.requires(policy, options.permissions.manage))
     )
     .middleware(Authentication.Authentication)
+    // outside Authentication: anonymous callers by address, verified ones by subject
+    .middleware(RateLimit.Middleware)
     .prefix(`${prefix}/users`)
     .annotateMerge(OpenApi.annotations({ title: "Users", description: "Accounts and their roles (admins)" }))
 
@@ -318,6 +330,7 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
         success: Schema.Struct({ keys: Schema.Array(Schema.Record(Schema.String, Schema.Unknown)) })
       })
     )
+    .middleware(RateLimit.Middleware)
     .annotateMerge(OpenApi.annotations({ title: "Keys", description: "JSON Web Key Set (RFC 7517)" }))
 
   return { policy, prefix, User: UserSchema, Me, auth, session, users, jwks } as const

@@ -33,7 +33,7 @@
  */
 import type { JwtKeys, PasswordPolicy } from "@org/auth"
 import type { Captcha, RevocationStore } from "@org/core"
-import { Problem } from "@org/http"
+import { Problem, RateLimit } from "@org/http"
 import { Context, Effect, Option, Schema } from "effect"
 import { HttpServerRequest } from "effect/http"
 import type { HttpApiBuilder, HttpApiGroup } from "effect/http-api"
@@ -82,7 +82,8 @@ export class PublicKeys extends Context.Service<PublicKeys, ReturnType<typeof Jw
 ) {}
 
 // A group as the served API holds it: `ApiDefinition.prepare` added
-// `Problem.Middleware` to every endpoint.
+// `Problem.Middleware` to every endpoint (the groups carry their own
+// `Authentication` and `RateLimit.Middleware`).
 type Served<Group extends HttpApiGroup.Constraint> = HttpApiGroup.AddMiddleware<Group, Problem.Middleware>
 
 type HandlersOf<Group extends HttpApiGroup.Constraint> = HttpApiBuilder.Handlers.FromGroup<Served<Group>>
@@ -103,6 +104,10 @@ export const auth =
     Effect.gen(function* () {
       const accounts = yield* Accounts
       const toWire = roleFilter(definition)
+      // AUTH_RATE_LIMIT per account too (the middleware counts per address):
+      // many addresses guessing one account's password or code share one window.
+      const limiter = yield* RateLimit.Limiter
+      const perAccount = (key: string) => Effect.asVoid(limiter.take("auth", key))
       return handlers
         .handle("register", ({ payload, headers }) =>
           Effect.flatMap(remoteAddress, (address) =>
@@ -124,14 +129,15 @@ export const auth =
           )
         )
         .handle("login", ({ payload, headers }) =>
-          Effect.flatMap(remoteAddress, (address) =>
-            accounts.login({
-              email: payload.email,
-              password: payload.password,
-              captchaToken: headers["x-captcha-token"],
-              remoteAddress: address
-            })
-          ).pipe(
+          Effect.andThen(perAccount(`account:${payload.email.trim().toLowerCase()}`), remoteAddress).pipe(
+            Effect.flatMap((address) =>
+              accounts.login({
+                email: payload.email,
+                password: payload.password,
+                captchaToken: headers["x-captcha-token"],
+                remoteAddress: address
+              })
+            ),
             Effect.catchTags({
               InvalidCredentials: () => Effect.fail(unauthorized),
               CaptchaFailed: captchaFailed
@@ -144,7 +150,11 @@ export const auth =
             .pipe(Effect.catchTag("InvalidCredentials", () => Effect.fail(unauthorized)))
         )
         .handle("mfaVerify", ({ payload }) =>
-          accounts.mfaVerify({ mfaToken: payload.mfa_token, code: payload.code }).pipe(
+          // keyed by the challenge token's signature: one challenge, a bounded number of guesses
+          Effect.andThen(
+            perAccount(`mfa:${payload.mfa_token.slice(payload.mfa_token.lastIndexOf(".") + 1).slice(0, 86)}`),
+            accounts.mfaVerify({ mfaToken: payload.mfa_token, code: payload.code })
+          ).pipe(
             Effect.catchTags({
               InvalidCredentials: () => Effect.fail(unauthorized),
               RevocationUnavailable: unavailable

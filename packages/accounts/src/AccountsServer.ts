@@ -29,8 +29,8 @@
  * @since 0.2.0
  */
 import { Argon2, Jwt, JwtKeys, PasswordPolicy, RefreshTokens } from "@org/auth"
-import { AppConfig, Captcha, type PasswordHasher, type Rbac } from "@org/core"
-import { Authentication } from "@org/http"
+import { AppConfig, Captcha, type PasswordHasher, RateLimiter, type Rbac } from "@org/core"
+import { Authentication, RateLimit } from "@org/http"
 import { Duration, Effect, Layer } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { Accounts, AccountsSettings, type PasswordCheck } from "./Accounts.ts"
@@ -58,7 +58,7 @@ export const migrations = {
  * @since 0.2.0
  * @category models
  */
-export interface Options<P extends string, R extends string> {
+export interface Options<P extends string, R extends string, ERL = never, RRL = never> {
   readonly config: AccountsConfig
   readonly secrets: Secrets
   /** The role policy: route permissions, `me`'s permissions, which stored roles count. */
@@ -83,6 +83,11 @@ export interface Options<P extends string, R extends string> {
     | undefined
   /** Bearer tokens longer than this are refused before any crypto; 8 KiB by default. */
   readonly maxTokenLength?: number | undefined
+  /**
+   * The rate limits of the accounts' routes (`RateLimit.layer` or
+   * `RateLimit.layerConfig()` over a store); `defaultRateLimits` otherwise.
+   */
+  readonly rateLimits?: Layer.Layer<RateLimit.Middleware | RateLimit.Limiter, ERL, RRL> | undefined
 }
 
 /**
@@ -95,7 +100,9 @@ export interface Options<P extends string, R extends string> {
  * @since 0.2.0
  * @category layers
  */
-export const layer = <P extends string, R extends string>(options: Options<P, R>) =>
+export const layer = <P extends string, R extends string, ERL = never, RRL = never>(
+  options: Options<P, R, ERL, RRL>
+) =>
   layerWith({
     ...options,
     users: UsersSql.layer,
@@ -135,8 +142,8 @@ export const layer = <P extends string, R extends string>(options: Options<P, R>
  * @since 0.2.0
  * @category layers
  */
-export const layerWith = <P extends string, R extends string, RU, RR>(
-  options: Options<P, R> & {
+export const layerWith = <P extends string, R extends string, RU, RR, ERL = never, RRL = never>(
+  options: Options<P, R, ERL, RRL> & {
     readonly users: Layer.Layer<Users, never, RU>
     readonly refreshTokens: Layer.Layer<RefreshTokens.RefreshTokens, never, RR>
   }
@@ -188,9 +195,24 @@ export const layerWith = <P extends string, R extends string, RU, RR>(
       ...(options.maxTokenLength === undefined ? {} : { maxTokenLength: options.maxTokenLength })
     }),
     Layer.succeed(PublicKeys, JwtKeys.jwks(secrets.keys))
-  ).pipe(Layer.provideMerge(Base))
+  ).pipe(Layer.provideMerge(Base), Layer.provideMerge(options.rateLimits ?? defaultRateLimits))
   return Layer.provideMerge(Layer.effectDiscard(seed(config)), Services)
 }
+
+/**
+ * The limits `layer` applies unless given others: 100 requests a minute per
+ * client, 10 a minute on the auth routes (per address and per account),
+ * in this process's memory.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const defaultRateLimits: Layer.Layer<RateLimit.Middleware | RateLimit.Limiter> = RateLimit.layer({
+  policies: {
+    default: { limit: 100, window: Duration.minutes(1), onUnavailable: "allow" },
+    auth: { limit: 10, window: Duration.minutes(1), onUnavailable: "refuse" }
+  }
+}).pipe(Layer.provide(RateLimiter.layerMemory))
 
 // The configured admin exists after start, or the start fails with one line.
 const seed = (config: AccountsConfig) =>

@@ -45,6 +45,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Problem from "./Problem.ts"
+import * as RateLimit from "./RateLimit.ts"
 
 /**
  * The endpoint annotation naming the permissions of a route: the caller
@@ -91,7 +92,7 @@ export class Authentication extends HttpApiMiddleware.Service<
   { provides: Principal.CurrentPrincipal }
 >()("@org/http/Authentication", {
   security: { bearer: HttpApiSecurity.bearer },
-  error: [Problem.Unauthorized, Problem.Forbidden, Problem.ServiceUnavailable]
+  error: [Problem.Unauthorized, Problem.Forbidden, Problem.ServiceUnavailable, RateLimit.Exceeded]
 }) {}
 
 /**
@@ -179,17 +180,23 @@ export const layer = (
               )
           })
         )
+      const limiter = yield* Effect.serviceOption(RateLimit.Limiter)
       return Authentication.of({
-        bearer: (httpEffect, { credential, endpoint }) =>
+        bearer: (httpEffect, { credential, endpoint, group }) =>
           Effect.gen(function* () {
             const principal = yield* authenticate(Redacted.value(credential))
+            // An authenticated client is limited by subject (with a rate-limit layer present).
+            const outcome = Option.isSome(limiter)
+              ? yield* limiter.value.take(RateLimit.policyOf({ endpoint, group }), `sub:${principal.subject}`)
+              : Option.none()
             const required = Context.getOption(endpoint.annotations, RequiredPermissions)
             if (Option.isSome(required) && !required.value.some((p) => principal.permissions.has(p))) {
               return yield* Effect.fail(
                 new Problem.Forbidden({ detail: `This needs the permission ${required.value.join(" or ")}.` })
               )
             }
-            return yield* Effect.provideService(httpEffect, Principal.CurrentPrincipal, principal)
+            const response = yield* Effect.provideService(httpEffect, Principal.CurrentPrincipal, principal)
+            return RateLimit.withHeaders(outcome)(response)
           })
       })
     })

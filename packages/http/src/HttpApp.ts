@@ -9,9 +9,13 @@
  * 3. `SecurityHeaders`: on every response, whatever produced it.
  * 4. `Problem.middleware`: every failure and every error response becomes
  *    `application/problem+json` (router 404/405, 413, defects as a logged 500).
- * 5. `BodyLimit`: refuses oversized bodies before anything reads them.
- * 6. your `middlewares`, first one outermost (the seam for auth, rate limits).
- * 7. the routes: the API (with `/openapi.json`) and any extra `routes`.
+ * 5. `CanonicalPath`: one spelling per resource; any other is a 404.
+ * 6. `Cors`: answers preflights with the route's methods and adds the CORS
+ *    headers to every response (only when origins are configured).
+ * 7. `BodyLimit`: refuses oversized bodies before anything reads them.
+ * 8. `ContentType`: a body must be JSON (415 otherwise) and UTF-8 (400).
+ * 9. your `middlewares`, first one outermost (the seam for auth, rate limits).
+ * 10. the routes: the API (with `/openapi.json`) and any extra `routes`.
  *
  * Use `toWebHandler` for in-memory tests and serverless, `serve` with a
  * server layer (e.g. `NodeHttpServer.layer`) to listen.
@@ -40,6 +44,9 @@ import type * as Scope from "effect/Scope"
 import type * as Types from "effect/Types"
 import * as ApiDefinition from "./ApiDefinition.ts"
 import * as BodyLimit from "./BodyLimit.ts"
+import * as CanonicalPath from "./CanonicalPath.ts"
+import * as ContentType from "./ContentType.ts"
+import * as Cors from "./Cors.ts"
 import * as Health from "./Health.ts"
 import * as RouteTable from "./internal/routeTable.ts"
 import * as Problem from "./Problem.ts"
@@ -116,12 +123,29 @@ export interface Options<Id extends string, Groups extends HttpApiGroup.Constrai
   readonly routes?: ReadonlyArray<Route> | undefined
   /** Router-level middlewares, first outermost, run inside the problem renderer. */
   readonly middlewares?: ReadonlyArray<Middleware> | undefined
-  /** Security header options (for example a relaxed CSP under `/docs`). */
-  readonly securityHeaders?: SecurityHeaders.Options | undefined
+  /**
+   * Security header options (for example a relaxed CSP under `/docs`); the
+   * endpoint annotations (`SecurityHeaders.NoStore`, `ClearSiteData`) are
+   * read from `api`.
+   */
+  readonly securityHeaders?: Omit<SecurityHeaders.Options, "endpoints"> | undefined
   /** The body limit in bytes; `BodyLimit.MaxBytes` (1 MiB unless set) when omitted. */
   readonly bodyLimit?: number | undefined
+  /**
+   * CORS (allowed origins and more); `Cors.CurrentPolicy` when omitted, which
+   * allows no origin unless `Cors.layer`/`Cors.layerConfig` set it.
+   */
+  readonly cors?: Cors.Options | undefined
+  /** Media types accepted besides JSON (bodies of any other type are 415). */
+  readonly contentType?: ContentType.Options | undefined
   /** Whether to write one access log line per response; `true` by default. */
   readonly accessLog?: boolean | undefined
+  /**
+   * Whether a path not in canonical form (`;`, `//`, `.` segments, a
+   * trailing `/`, needless escapes) is a 404 before routing
+   * (`CanonicalPath`); `true` by default.
+   */
+  readonly canonicalPaths?: boolean | undefined
 }
 
 const missingProblemMiddleware = <Id extends string, Groups extends HttpApiGroup.Constraint>(
@@ -197,6 +221,15 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
       const pipeline = HttpRouter.middleware<{ handles: unknown }>()(
         Effect.gen(function* () {
           const maxBytes = options.bodyLimit ?? (yield* BodyLimit.MaxBytes)
+          const cors =
+            options.cors === undefined
+              ? yield* Cors.CurrentPolicy
+              : yield* Cors.make(options.cors).pipe(
+                  Effect.mapError(
+                    (error) => new Error(`HttpApp.layer: invalid cors options: ${error.message}`)
+                  ),
+                  Effect.orDie
+                )
           const random = Option.getOrElse(yield* Effect.serviceOption(SecureRandom.SecureRandom), () =>
             SecureRandom.make(SecureRandom.randomBytesUnsafe)
           )
@@ -206,6 +239,15 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
             allowedMethods: table.allowedMethods,
             passthroughContentTypes: [Health.contentType]
           })
+          const crossOrigin = Cors.middleware(cors, { allowedMethods: table.allowedMethods })
+          const strictBodies = ContentType.middleware({
+            ...options.contentType,
+            served: (method, url) => table.allowedMethods(url).includes(method)
+          })
+          const securityHeaders: SecurityHeaders.Options = {
+            ...options.securityHeaders,
+            endpoints: SecurityHeaders.fromApi(options.api)
+          }
           return (
             app: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown>
           ): Effect.Effect<
@@ -214,8 +256,12 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
             HttpServerRequest.HttpServerRequest | Scope.Scope
           > => {
             const inner = extra.reduceRight<App>((acc, middleware) => middleware(acc), app)
-            const rendered = problems(BodyLimit.middleware(maxBytes)(inner))
-            const secured = SecurityHeaders.middleware(options.securityHeaders)(rendered)
+            const limited = BodyLimit.middleware(maxBytes)(strictBodies(inner))
+            const crossed = crossOrigin(limited)
+            const rendered = problems(
+              options.canonicalPaths === false ? crossed : CanonicalPath.middleware(crossed)
+            )
+            const secured = SecurityHeaders.middleware(securityHeaders)(rendered)
             const logged = options.accessLog === false ? secured : HttpMiddleware.logger(secured)
             return RequestId.middleware(fresh)(logged)
           }

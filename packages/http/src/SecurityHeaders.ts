@@ -1,15 +1,27 @@
 /**
  * Security headers on every response, errors and aborted requests included,
  * and no `Server` / `X-Powered-By` banner. The Content-Security-Policy is
- * strict for a JSON API (`default-src 'none'; frame-ancestors 'none'`) and can
- * be relaxed per path prefix, for example for an HTML docs page.
+ * strict for a JSON API (`default-src 'none'; frame-ancestors 'none'`), the
+ * Permissions-Policy denies every feature, and both can be relaxed per path
+ * prefix, for example for an HTML docs page.
+ *
+ * Two endpoint annotations, read from the API when `HttpApp.layer` builds
+ * it, ask for more: `NoStore` (`Cache-Control: no-store` on every response
+ * of the endpoint, for token responses of requests without
+ * `Authorization`) and `ClearSiteData` (`Clear-Site-Data` on its successful
+ * responses, for a logout). They are plain annotations: an API definition
+ * may import this module.
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FindMyWay from "effect/http/FindMyWay"
 import * as HttpEffect from "effect/http/HttpEffect"
 import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as HttpApi from "effect/http-api/HttpApi"
+import type * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 
 /**
  * The Content-Security-Policy of API responses: nothing may load, nothing may
@@ -33,8 +45,66 @@ export const docsContentSecurityPolicy =
   "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; " +
   "base-uri 'none'; form-action 'none'"
 
+const deniedFeatures = [
+  "accelerometer",
+  "autoplay",
+  "bluetooth",
+  "camera",
+  "clipboard-read",
+  "clipboard-write",
+  "display-capture",
+  "encrypted-media",
+  "fullscreen",
+  "gamepad",
+  "geolocation",
+  "gyroscope",
+  "hid",
+  "idle-detection",
+  "local-fonts",
+  "magnetometer",
+  "microphone",
+  "midi",
+  "payment",
+  "picture-in-picture",
+  "publickey-credentials-create",
+  "publickey-credentials-get",
+  "screen-wake-lock",
+  "serial",
+  "storage-access",
+  "sync-xhr",
+  "usb",
+  "web-share",
+  "window-management",
+  "xr-spatial-tracking"
+]
+
 /**
- * The headers set on every response besides the Content-Security-Policy.
+ * The Permissions-Policy of API responses: every powerful feature denied to
+ * the document and anything it embeds (the header has no wildcard, so the
+ * features are listed; a browser ignores the ones it does not know).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const apiPermissionsPolicy = deniedFeatures.map((feature) => `${feature}=()`).join(", ")
+
+/**
+ * A Permissions-Policy for a self-hosted docs page: the API's, except that
+ * the page may write to the clipboard (its "copy" buttons) and go full
+ * screen.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const docsPermissionsPolicy = deniedFeatures
+  .map((feature) =>
+    feature === "clipboard-write" || feature === "fullscreen" ? `${feature}=(self)` : `${feature}=()`
+  )
+  .join(", ")
+
+/**
+ * The headers set on every response besides the Content-Security-Policy and
+ * the Permissions-Policy.
  *
  * @since 0.1.0
  * @category constants
@@ -45,7 +115,9 @@ export const defaultHeaders: Readonly<Record<string, string>> = {
   "referrer-policy": "no-referrer",
   "strict-transport-security": "max-age=31536000; includeSubDomains",
   "cross-origin-opener-policy": "same-origin",
-  "cross-origin-resource-policy": "same-origin"
+  "cross-origin-resource-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+  "x-permitted-cross-domain-policies": "none"
 }
 
 /**
@@ -71,8 +143,17 @@ export interface Options {
    * `/docs` and `/docs/x`, not `/docsx`).
    */
   readonly contentSecurityPolicyByPath?: Readonly<Record<string, string>> | undefined
+  /** The default Permissions-Policy; `apiPermissionsPolicy` when omitted. */
+  readonly permissionsPolicy?: string | undefined
+  /** Permissions-Policy by path prefix, matched as `contentSecurityPolicyByPath`. */
+  readonly permissionsPolicyByPath?: Readonly<Record<string, string>> | undefined
   /** Headers added to or replacing `defaultHeaders` (names in any case). */
   readonly headers?: Readonly<Record<string, string>> | undefined
+  /**
+   * The endpoint annotations (`NoStore`, `ClearSiteData`) of a request;
+   * `HttpApp.layer` sets it from the API (`fromApi`).
+   */
+  readonly endpoints?: Endpoints | undefined
 }
 
 const pathOf = (url: string): string => {
@@ -85,6 +166,22 @@ const matches = (path: string, prefix: string): boolean => {
   return base === "" || path === base || path.startsWith(`${base}/`)
 }
 
+const longestPrefix = (
+  path: string,
+  fallback: string,
+  byPath: Readonly<Record<string, string>> | undefined
+): string => {
+  let value = fallback
+  let matched = -1
+  for (const [prefix, candidate] of Object.entries(byPath ?? {})) {
+    if (prefix.length > matched && matches(path, prefix)) {
+      value = candidate
+      matched = prefix.length
+    }
+  }
+  return value
+}
+
 /**
  * The headers for a request path under the given options.
  *
@@ -92,19 +189,24 @@ const matches = (path: string, prefix: string): boolean => {
  * @category constructors
  */
 export const headersFor = (path: string, options?: Options): Readonly<Record<string, string>> => {
-  let policy = options?.contentSecurityPolicy ?? apiContentSecurityPolicy
-  let matched = -1
-  for (const [prefix, value] of Object.entries(options?.contentSecurityPolicyByPath ?? {})) {
-    if (prefix.length > matched && matches(path, prefix)) {
-      policy = value
-      matched = prefix.length
-    }
-  }
   const extra: Record<string, string> = {}
   for (const [name, value] of Object.entries(options?.headers ?? {})) {
     extra[name.toLowerCase()] = value
   }
-  return { ...defaultHeaders, "content-security-policy": policy, ...extra }
+  return {
+    ...defaultHeaders,
+    "content-security-policy": longestPrefix(
+      path,
+      options?.contentSecurityPolicy ?? apiContentSecurityPolicy,
+      options?.contentSecurityPolicyByPath
+    ),
+    "permissions-policy": longestPrefix(
+      path,
+      options?.permissionsPolicy ?? apiPermissionsPolicy,
+      options?.permissionsPolicyByPath
+    ),
+    ...extra
+  }
 }
 
 /**
@@ -117,11 +219,140 @@ export const headersFor = (path: string, options?: Options): Readonly<Record<str
 export const bearerChallenge = 'Bearer realm="api"'
 
 /**
+ * An endpoint annotation: every response of the endpoint gets
+ * `Cache-Control: no-store`, whatever its status, also to requests without
+ * `Authorization` (token responses: login, refresh, the MFA step). Annotate
+ * an endpoint or a whole group.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { HttpApiEndpoint } from "effect/http-api"
+ * import * as SecurityHeaders from "@org/http/SecurityHeaders"
+ *
+ * const Login = HttpApiEndpoint.post("login", "/login", {
+ *   payload: Schema.Struct({ email: Schema.String, password: Schema.String }),
+ *   success: Schema.Struct({ access_token: Schema.String })
+ * }).annotate(SecurityHeaders.NoStore, true)
+ * ```
+ *
+ * @since 0.2.0
+ * @category annotations
+ */
+export const NoStore = Context.Reference<boolean>("@org/http/SecurityHeaders/NoStore", {
+  defaultValue: () => false
+})
+
+/**
+ * A directive of `Clear-Site-Data`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ClearSiteDataDirective =
+  | "cache"
+  | "cookies"
+  | "storage"
+  | "executionContexts"
+  | "clientHints"
+  | "*"
+
+/**
+ * An endpoint annotation: the endpoint's successful (2xx) responses carry
+ * `Clear-Site-Data` with these directives, so the browser drops what it
+ * kept for this origin (a logout: `["cache", "storage"]`). Error responses
+ * do not: a refused logout has not ended anything.
+ *
+ * @example
+ * ```ts
+ * import { HttpApiEndpoint } from "effect/http-api"
+ * import * as SecurityHeaders from "@org/http/SecurityHeaders"
+ *
+ * const Logout = HttpApiEndpoint.post("logout", "/logout").annotate(SecurityHeaders.ClearSiteData, [
+ *   "cache",
+ *   "storage"
+ * ])
+ * ```
+ *
+ * @since 0.2.0
+ * @category annotations
+ */
+export const ClearSiteData = Context.Reference<ReadonlyArray<ClearSiteDataDirective>>(
+  "@org/http/SecurityHeaders/ClearSiteData",
+  { defaultValue: () => [] }
+)
+
+/**
+ * What the annotations of the endpoint serving a request ask for.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface EndpointHeaders {
+  readonly noStore: boolean
+  readonly clearSiteData: ReadonlyArray<ClearSiteDataDirective>
+}
+
+/**
+ * Finds the annotations of the endpoint serving a method and URL
+ * (`undefined` when the endpoint has none, or no endpoint serves it).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Endpoints = (method: string, url: string) => EndpointHeaders | undefined
+
+const isPathInput = (path: string): path is FindMyWay.PathInput => path === "*" || path.startsWith("/")
+
+/**
+ * The `Endpoints` of an API: every endpoint annotated with `NoStore` or
+ * `ClearSiteData` (itself or through its group), found by the same router
+ * rules that serve it (a `HEAD` finds its `GET` endpoint).
+ *
+ * @example
+ * ```ts
+ * import { HttpApi } from "effect/http-api"
+ * import { Health, SecurityHeaders } from "@org/http"
+ *
+ * const Api = HttpApi.make("example").add(Health.Group)
+ * const endpoints = SecurityHeaders.fromApi(Api)
+ * endpoints("GET", "/health/live") // undefined: not annotated
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const fromApi = <Id extends string, Groups extends HttpApiGroup.Constraint>(
+  api: HttpApi.HttpApi<Id, Groups>
+): Endpoints => {
+  const router = FindMyWay.make<EndpointHeaders>()
+  let annotated = 0
+  HttpApi.reflect(api, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint, mergedAnnotations }) => {
+      const headers: EndpointHeaders = {
+        noStore: Context.get(mergedAnnotations, NoStore),
+        clearSiteData: Context.get(mergedAnnotations, ClearSiteData)
+      }
+      if ((headers.noStore || headers.clearSiteData.length > 0) && isPathInput(endpoint.path)) {
+        router.on(endpoint.method, endpoint.path, headers)
+        annotated++
+      }
+    }
+  })
+  if (annotated === 0) return () => undefined
+  return (method, url) =>
+    (router.find(method, url) ?? (method === "HEAD" ? router.find("GET", url) : undefined))?.handler
+}
+
+/**
  * Applies the security headers of a request to a response and removes the
- * banner headers. Two rules depend on the exchange: a response to a request
- * that carried credentials (`Authorization`) gets `Cache-Control: no-store`,
- * whatever the handler set, so no shared cache keeps a user's data; a 401
- * without `WWW-Authenticate` gets `bearerChallenge`.
+ * banner headers. Some rules depend on the exchange: a response to a
+ * request that carried credentials (`Authorization`), or served by an
+ * endpoint annotated `NoStore`, gets `Cache-Control: no-store`, whatever the
+ * handler set, so no shared cache keeps a user's data or tokens; a 2xx of an
+ * endpoint annotated `ClearSiteData` gets `Clear-Site-Data`; a 401 without
+ * `WWW-Authenticate` gets `bearerChallenge`.
  *
  * @since 0.1.0
  * @category combinators
@@ -132,8 +363,16 @@ export const apply = (
   options?: Options
 ): HttpServerResponse.HttpServerResponse => {
   let out = HttpServerResponse.setHeaders(response, headersFor(pathOf(request.url), options))
-  if (request.headers.authorization !== undefined)
+  const endpoint = options?.endpoints?.(request.method, request.url)
+  if (request.headers.authorization !== undefined || endpoint?.noStore === true)
     out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
+  if (endpoint !== undefined && endpoint.clearSiteData.length > 0 && out.status >= 200 && out.status < 300) {
+    out = HttpServerResponse.setHeader(
+      out,
+      "clear-site-data",
+      endpoint.clearSiteData.map((directive) => `"${directive}"`).join(", ")
+    )
+  }
   if (out.status === 401 && out.headers["www-authenticate"] === undefined) {
     out = HttpServerResponse.setHeader(out, "www-authenticate", bearerChallenge)
   }

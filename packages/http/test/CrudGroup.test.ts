@@ -274,7 +274,10 @@ describe("CrudGroup", () => {
   it.effect("a bad sort, page or size does not hide the bad filters: one 400 names them all", () =>
     Effect.gen(function* () {
       const client = yield* serve(app())
-      const reply = yield* client.call("GET", "/api/widgets?sort=secret&page=0&size=1000&price[gte]=x&secret=1")
+      const reply = yield* client.call(
+        "GET",
+        "/api/widgets?sort=secret&page=0&size=1000&price[gte]=x&secret=1"
+      )
       assertProblem(reply, 400)
       assert.sameMembers(failingFields(reply), ["/sort", "/page", "/size", "/price[gte]", "/secret"])
       assert.isTrue(reply.body.errors.every((error: { readonly in: string }) => error.in === "query"))

@@ -10,6 +10,7 @@ import * as ApiDefinition from "@org/http/ApiDefinition"
 import * as Authentication from "@org/http/Authentication"
 import * as CrudGroup from "@org/http/CrudGroup"
 import * as Health from "@org/http/Health"
+import * as RateLimit from "@org/http/RateLimit"
 import { HttpApi, OpenApi } from "effect/http-api"
 import { CreateItem, Item, UpdateItem } from "../domain/Item.ts"
 import { policy } from "../domain/Policy.ts"
@@ -47,6 +48,8 @@ export const ItemsGroup = CrudGroup.make("items", {
   }
 })
   .middleware(Authentication.Authentication)
+  // RATE_LIMIT: outside Authentication, which counts a verified caller by subject
+  .middleware(RateLimit.Middleware)
   .annotateMerge(OpenApi.annotations({ title: "Items", description: "Items for sale, soft-deleted" }))
 
 /**

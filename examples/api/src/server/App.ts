@@ -10,11 +10,13 @@
 import type { AccountsConfig } from "@org/accounts"
 import { AccountsHandlers, AccountsServer } from "@org/accounts"
 import type { Argon2 } from "@org/auth"
-import type { Captcha, PasswordHasher } from "@org/core"
-import { Health, HttpApp } from "@org/http"
+import { AppConfig, type Captcha, type PasswordHasher, type RateLimiter } from "@org/core"
+import { type Cors, Health, HttpApp, RateLimit } from "@org/http"
 import { PgDatabase } from "@org/sql"
-import { Layer } from "effect"
+import { Config, Effect, Layer, Result } from "effect"
+import { HttpMiddleware } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
+import { IpNetwork } from "effect/net"
 import { Api, accounts } from "../api/Api.ts"
 import { policy } from "../domain/Policy.ts"
 import { Items, ItemsHandlers } from "./Items.ts"
@@ -51,6 +53,10 @@ export const services = (options: {
   readonly secrets: AccountsConfig.Secrets
   readonly passwords?: Layer.Layer<PasswordHasher.PasswordHasher, Argon2.InvalidParameters> | undefined
   readonly captcha?: Layer.Layer<Captcha.CaptchaVerifier> | undefined
+  /** The rate limits; from the environment unless given (tests give their own). */
+  readonly rateLimits?:
+    | Layer.Layer<RateLimit.Middleware | RateLimit.Limiter, Config.ConfigError, RateLimiter.RateLimitStore>
+    | undefined
 }) =>
   Layer.merge(
     Items.layer,
@@ -61,7 +67,9 @@ export const services = (options: {
       defaultRoles: ["user"],
       adminRoles: ["admin"],
       passwords: options.passwords,
-      captcha: options.captcha
+      captcha: options.captcha,
+      // RATE_LIMIT, AUTH_RATE_LIMIT over the store of `Stores.ts`
+      rateLimits: options.rateLimits ?? RateLimit.layerConfig()
     })
   )
 
@@ -75,6 +83,10 @@ export const services = (options: {
 export const make = <E, R>(options: {
   readonly bodyLimit?: number | undefined
   readonly services: Layer.Layer<Layer.Success<ReturnType<typeof services>>, E, R>
+  /** Router-level middlewares, first outermost (e.g. `trustedProxies`'s). */
+  readonly middlewares?: ReadonlyArray<HttpApp.Middleware> | undefined
+  /** CORS; `Cors.CurrentPolicy` (none, or `CORS_ORIGINS` through `Cors.layerConfig()`) when omitted. */
+  readonly cors?: Cors.Options | undefined
 }) =>
   HttpApp.layer({
     api: Api,
@@ -91,5 +103,38 @@ export const make = <E, R>(options: {
       Layer.provide(Layer.merge(DatabaseCheck, options.services)),
       Layer.provideMerge(Health.Checks.layer)
     ),
-    bodyLimit: options.bodyLimit
+    bodyLimit: options.bodyLimit,
+    middlewares: options.middlewares,
+    cors: options.cors
   })
+
+/**
+ * `TRUSTED_PROXIES` (comma-separated addresses or CIDR networks, none by
+ * default): `X-Forwarded-For` names the client only when the connection
+ * comes from one of them (Effect's `HttpMiddleware.xForwardedHeaders`), so
+ * rate limits count the real client behind your load balancer and nobody
+ * else can choose the address they are counted under.
+ *
+ * @since 0.2.0
+ * @category config
+ */
+export const trustedProxies = Effect.gen(function* () {
+  const entries = yield* Config.String("TRUSTED_PROXIES").pipe(Config.withDefault(""))
+  const networks: Array<IpNetwork.IpNetwork> = []
+  for (const entry of entries.split(",").map((e) => e.trim())) {
+    if (entry === "") continue
+    const network = IpNetwork.fromString(
+      entry.includes("/") ? entry : `${entry}/${entry.includes(":") ? 128 : 32}`
+    )
+    if (Result.isFailure(network)) {
+      return yield* Effect.fail(
+        new AppConfig.InvalidConfig({
+          variable: "TRUSTED_PROXIES",
+          problem: `"${entry.slice(0, 60)}" is not an address or CIDR network`
+        })
+      )
+    }
+    networks.push(network.success)
+  }
+  return networks.length === 0 ? [] : [HttpMiddleware.xForwardedHeaders({ trustedProxies: networks })]
+})

@@ -7,14 +7,20 @@
  *
  * @since 0.1.0
  */
-import { CacheStore, InvalidationBus, RevocationStore, RevocationStoreSql } from "@org/core"
+import { CacheStore, InvalidationBus, RateLimiter, RevocationStore, RevocationStoreSql } from "@org/core"
 import { Health } from "@org/http"
-import { IoRedis, RedisCacheStore, RedisInvalidationBus, RedisRevocationStore } from "@org/redis"
+import {
+  IoRedis,
+  RedisCacheStore,
+  RedisInvalidationBus,
+  RedisRateLimitStore,
+  RedisRevocationStore
+} from "@org/redis"
 import { Config, Effect, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
 
 /**
- * In-process state: cache, invalidations, revocations.
+ * In-process state: cache, invalidations, revocations, rate-limit windows.
  *
  * @since 0.1.0
  * @category layers
@@ -22,7 +28,8 @@ import { Redis } from "effect/persistence"
 export const layerMemory = Layer.mergeAll(
   CacheStore.layerMemory,
   InvalidationBus.layerMemory,
-  RevocationStore.layerMemory
+  RevocationStore.layerMemory,
+  RateLimiter.layerMemory
 )
 
 /**
@@ -41,6 +48,8 @@ export const layerRedisFrom = <E>(redis: Layer.Layer<Redis.Redis | IoRedis.IoRed
     RedisRevocationStore.layer({ namespace: "example-api:revocations:" }).pipe(
       Layer.provide(RedisRevocationStore.layerDurable(RevocationStoreSql.layer()))
     ),
+    // one sliding window per client for every instance
+    RedisRateLimitStore.layer({ prefix: "example-api:ratelimit:" }),
     Health.check(
       "redis",
       Effect.flatMap(Redis.Redis, (redis) => redis.send("PING"))

@@ -1,0 +1,341 @@
+/**
+ * Rate limits at the HTTP edge, over `@org/core`'s sliding-window
+ * `RateLimitStore`: named policies (`default`, `auth`, your own), chosen per
+ * group or endpoint with the `RateLimit.policy(name)` annotation; the client
+ * is the authenticated subject, else the address (`request.remoteAddress`:
+ * put Effect's `HttpMiddleware.xForwardedHeaders` with your proxies in
+ * front, see `trustedProxies`, so `X-Forwarded-For` counts only from them).
+ *
+ * - `Middleware`: an HttpApi middleware; add it to the API
+ *   (`HttpApi.middleware(RateLimit.Middleware)` before `ApiDefinition.prepare`)
+ *   so it wraps every group's own middleware. It limits anonymous requests
+ *   by address; a request with a bearer token to an endpoint behind a
+ *   security middleware is left to that middleware, which limits it by
+ *   subject once the token is verified (`Authentication` does, through
+ *   `Limiter`).
+ * - Limited responses carry `RateLimit-Policy` and `RateLimit` (IETF httpapi
+ *   draft, structured fields: `"default";q=100;w=60` and
+ *   `"default";r=42;t=17`); a refused request is a 429 problem with
+ *   `Retry-After` in whole seconds, rounded up, so it is never earlier than
+ *   the moment a request would pass.
+ * - A store that cannot decide: each policy says `onUnavailable`, `"allow"`
+ *   (the default for `default`: an outage of Redis does not take the API
+ *   down) or `"refuse"` (503 with `Retry-After`; the default for `auth`:
+ *   guessing passwords must stay throttled).
+ *
+ * @since 0.2.0
+ */
+import * as Principal from "@org/core/Principal"
+import * as RateLimiter from "@org/core/RateLimiter"
+import type * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Problem from "./Problem.ts"
+
+/**
+ * The annotation naming the policy of a group or an endpoint (an endpoint's
+ * wins); `default` when none names one.
+ *
+ * @since 0.2.0
+ * @category annotations
+ */
+export class PolicyName extends Context.Service<PolicyName, string>()("@org/http/RateLimit/PolicyName") {}
+
+/**
+ * Annotations that put a group or an endpoint under a named policy:
+ * `group.annotateMerge(RateLimit.policy("auth"))`.
+ *
+ * @example
+ * ```ts
+ * import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+ * import { RateLimit } from "@org/http"
+ *
+ * const Login = HttpApiGroup.make("login")
+ *   .add(HttpApiEndpoint.post("login", "/login"))
+ *   .annotateMerge(RateLimit.policy("auth"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category annotations
+ */
+export const policy = (name: string): Context.Context<never> => Context.make(PolicyName, name)
+
+/**
+ * The annotation for a group or an endpoint that no policy limits (health
+ * probes: a load balancer polls them from one address).
+ *
+ * @since 0.2.0
+ * @category annotations
+ */
+export const exempt: Context.Context<never> = policy("none")
+
+/**
+ * 429: a rate limit refused the request. `retryAfter` (whole seconds) is
+ * also `Retry-After`; the policy's `RateLimit-Policy` and `RateLimit`
+ * headers come with it.
+ *
+ * @since 0.2.0
+ * @category problems
+ */
+export class Exceeded extends Problem.Class<Exceeded>()(
+  "RateLimitedProblem",
+  { type: Problem.types.tooManyRequests, status: 429, title: "Too Many Requests" },
+  {
+    retryAfter: Schema.Int,
+    policy: Schema.String,
+    limit: Schema.Int,
+    windowSeconds: Schema.Int
+  },
+  {
+    headers: (problem) => ({
+      "retry-after": String(problem.retryAfter),
+      "ratelimit-policy": policyHeader(problem.policy, problem.limit, problem.windowSeconds),
+      ratelimit: `${quoted(problem.policy)};r=0;t=${problem.retryAfter}`
+    })
+  }
+) {}
+
+/**
+ * The HttpApi middleware (see the module doc).
+ *
+ * @since 0.2.0
+ * @category middleware
+ */
+export class Middleware extends HttpApiMiddleware.Service<Middleware>()("@org/http/RateLimit/Middleware", {
+  error: [Exceeded, Problem.ServiceUnavailable]
+}) {}
+
+/**
+ * One policy: a sliding window of `limit` requests per `window`, and what
+ * to do when the store cannot decide.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PolicyOptions extends RateLimiter.Policy {
+  readonly onUnavailable?: "allow" | "refuse" | undefined
+}
+
+/**
+ * The policies by name; `default` applies where no annotation names one.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  readonly policies: { readonly default: PolicyOptions } & { readonly [name: string]: PolicyOptions }
+}
+
+/**
+ * The decision of one request, with the policy it was made under.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Outcome {
+  readonly policy: string
+  readonly options: PolicyOptions
+  readonly decision: RateLimiter.Decision
+}
+
+/**
+ * Takes one request of `client` under the policy `name` (unknown names use
+ * `default`): the outcome when it may pass, `Exceeded` when refused, a 503
+ * when the store cannot decide and the policy refuses then. `headers` adds
+ * the `RateLimit-Policy` and `RateLimit` headers of an outcome to a
+ * response. Security middlewares call `take` with the verified subject.
+ *
+ * @since 0.2.0
+ * @category services
+ */
+export class Limiter extends Context.Service<
+  Limiter,
+  {
+    readonly take: (
+      name: string,
+      client: string
+    ) => Effect.Effect<Option.Option<Outcome>, Exceeded | Problem.ServiceUnavailable>
+  }
+>()("@org/http/RateLimit/Limiter") {}
+
+const quoted = (name: string): string => `"${name.replaceAll(/["\\]/g, "")}"`
+
+const seconds = (duration: Duration.Duration): number => Math.ceil(Duration.toMillis(duration) / 1000)
+
+const policyHeader = (name: string, limit: number, windowSeconds: number): string =>
+  `${quoted(name)};q=${limit};w=${windowSeconds}`
+
+/**
+ * Adds the `RateLimit-Policy` and `RateLimit` headers of an outcome.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const withHeaders =
+  (outcome: Option.Option<Outcome>) =>
+  (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse =>
+    Option.isNone(outcome)
+      ? response
+      : HttpServerResponse.setHeaders(response, {
+          "ratelimit-policy": policyHeader(
+            outcome.value.policy,
+            outcome.value.options.limit,
+            seconds(outcome.value.options.window)
+          ),
+          ratelimit: `${quoted(outcome.value.policy)};r=${outcome.value.decision.remaining};t=${seconds(outcome.value.decision.resetAfter)}`
+        })
+
+/**
+ * The policy of an endpoint: its own annotation, else its group's, else
+ * `default`.
+ *
+ * @since 0.2.0
+ * @category annotations
+ */
+export const policyOf = (options: {
+  readonly endpoint: { readonly annotations: Context.Context<never> }
+  readonly group: { readonly annotations: Context.Context<never> }
+}): string =>
+  Option.getOrElse(
+    Option.orElse(Context.getOption(options.endpoint.annotations, PolicyName), () =>
+      Context.getOption(options.group.annotations, PolicyName)
+    ),
+    () => "default"
+  )
+
+/**
+ * The limiter over a `RateLimitStore`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeLimiter = (
+  options: Options
+): Effect.Effect<Limiter["Service"], never, RateLimiter.RateLimitStore> =>
+  Effect.map(RateLimiter.RateLimitStore, (store) =>
+    Limiter.of({
+      take: (name, client) => {
+        if (name === "none") return Effect.succeed(Option.none())
+        const policyName = name in options.policies ? name : "default"
+        const chosen = options.policies[policyName] ?? options.policies.default
+        return store.take(`${policyName}:${client}`, chosen).pipe(
+          Effect.flatMap((decision) =>
+            decision.allowed
+              ? Effect.succeed(Option.some({ policy: policyName, options: chosen, decision }))
+              : Effect.fail(
+                  new Exceeded({
+                    detail: "Too many requests. Wait before trying again.",
+                    retryAfter: seconds(decision.retryAfter),
+                    policy: policyName,
+                    limit: chosen.limit,
+                    windowSeconds: seconds(chosen.window)
+                  })
+                )
+          ),
+          Effect.catchTag("RateLimitUnavailable", (error) =>
+            Effect.andThen(
+              Effect.logWarning("rate limit store unavailable").pipe(
+                Effect.annotateLogs({ policy: policyName, onUnavailable: chosen.onUnavailable ?? "allow" }),
+                Effect.annotateLogs("cause", String(error.cause))
+              ),
+              chosen.onUnavailable === "refuse"
+                ? Effect.fail(
+                    new Problem.ServiceUnavailable({
+                      detail: "This request cannot be admitted right now. Try again shortly.",
+                      retryAfter: 5
+                    })
+                  )
+                : Effect.succeed(Option.none())
+            )
+          )
+        )
+      }
+    })
+  )
+
+const hasBearer = (request: HttpServerRequest.HttpServerRequest): boolean =>
+  /^bearer\s/i.test(request.headers.authorization ?? "")
+
+/**
+ * The limiter and the middleware, over a `RateLimitStore` (memory:
+ * `RateLimiter.layerMemory`; shared: `RedisRateLimitStore` of `@org/redis`).
+ *
+ * @example
+ * ```ts
+ * import { Duration, Layer } from "effect"
+ * import { RateLimiter } from "@org/core"
+ * import { RateLimit } from "@org/http"
+ *
+ * const RateLimits = RateLimit.layer({
+ *   policies: {
+ *     default: { limit: 100, window: Duration.minutes(1) },
+ *     auth: { limit: 10, window: Duration.minutes(1), onUnavailable: "refuse" }
+ *   }
+ * }).pipe(Layer.provide(RateLimiter.layerMemory))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (
+  options: Options
+): Layer.Layer<Middleware | Limiter, never, RateLimiter.RateLimitStore> =>
+  Layer.effectContext(
+    Effect.map(makeLimiter(options), (limiter) =>
+      Context.make(Limiter, limiter).pipe(
+        Context.add(Middleware, (httpEffect, endpointOptions) =>
+          Effect.gen(function* () {
+            const request = yield* HttpServerRequest.HttpServerRequest
+            // Effect keeps an endpoint's middlewares as plain keys (its own builder casts the same way).
+            const name = policyOf(endpointOptions)
+            if (name === "none") return yield* httpEffect
+            const secured = [...endpointOptions.endpoint.middlewares].some((key) =>
+              HttpApiMiddleware.isSecurity(key as HttpApiMiddleware.AnyService)
+            )
+            // The security middleware limits this one by subject, once the token is verified.
+            if (secured && hasBearer(request)) return yield* httpEffect
+            const principal = yield* Effect.serviceOption(Principal.CurrentPrincipal)
+            const client = Option.isSome(principal)
+              ? `sub:${principal.value.subject}`
+              : `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
+            const outcome = yield* limiter.take(name, client)
+            return withHeaders(outcome)(yield* httpEffect)
+          })
+        )
+      )
+    )
+  )
+
+/**
+ * `layer` from the environment: `RATE_LIMIT` (the `default` policy,
+ * `100/minute` unless set; fails open) and `AUTH_RATE_LIMIT` (the `auth`
+ * policy, `10/minute`; fails closed). The form is `N/unit` (see
+ * `RateLimiter.PolicyFromString`).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerConfig = (): Layer.Layer<
+  Middleware | Limiter,
+  Config.ConfigError,
+  RateLimiter.RateLimitStore
+> =>
+  Layer.unwrap(
+    Effect.gen(function* () {
+      const general = yield* RateLimiter.policyConfig("RATE_LIMIT", "100/minute")
+      const auth = yield* RateLimiter.policyConfig("AUTH_RATE_LIMIT", "10/minute")
+      return layer({
+        policies: {
+          default: { ...general, onUnavailable: "allow" },
+          auth: { ...auth, onUnavailable: "refuse" }
+        }
+      })
+    })
+  )
