@@ -22,8 +22,7 @@ export const projects = [
   project("core", "packages/core"),
   project("testing", "packages/testing"),
   project("sql", "packages/sql"),
-  // One file at a time: a test pauses the shared Redis server (CLIENT PAUSE).
-  project("redis", "packages/redis", { fileParallelism: false }),
+  project("redis", "packages/redis"),
   project("auth", "packages/auth"),
   project("http", "packages/http"),
   project("server", "packages/server"),
