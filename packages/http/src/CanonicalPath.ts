@@ -105,7 +105,5 @@ export const middleware = <E, R>(
 > =>
   Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     const detail = problem(request.url)
-    return detail === undefined
-      ? app
-      : Effect.fail<E | Problem.NotFound>(new Problem.NotFound({ detail }))
+    return detail === undefined ? app : Effect.fail<E | Problem.NotFound>(new Problem.NotFound({ detail }))
   })

@@ -138,6 +138,8 @@ export interface Options {
    * neither read nor validated here; the endpoint decides.
    */
   readonly mediaTypes?: ReadonlyArray<string> | undefined
+  /** How deep and how wide a JSON body may be; `defaultJsonLimits` when omitted. */
+  readonly json?: JsonLimits | undefined
 }
 
 /**
@@ -199,6 +201,67 @@ export const declaresBody = (headers: Headers.Headers): boolean | undefined => {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
+/**
+ * The most a JSON body may nest (objects and arrays) and the most members
+ * (object keys, all levels together) it may have. Both bound the work of
+ * parsing and decoding a body the size limit lets through: 1 MiB of `[` is
+ * a million levels, of `{"a":0,` about 150 000 keys.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface JsonLimits {
+  readonly maxDepth: number
+  readonly maxMembers: number
+}
+
+/**
+ * The default `JsonLimits`: 32 levels, 10 000 members.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultJsonLimits: JsonLimits = { maxDepth: 32, maxMembers: 10_000 }
+
+/**
+ * Why a JSON text is over the limits (`undefined` when it is not): one pass
+ * over the characters, strings skipped, before any parser sees it.
+ *
+ * @example
+ * ```ts
+ * import { ContentType } from "@org/http"
+ * ContentType.overJsonLimits("[[[1]]]", { maxDepth: 2, maxMembers: 10 }) // "nests deeper than 2 levels"
+ * ```
+ *
+ * @since 0.2.0
+ * @category predicates
+ */
+export const overJsonLimits = (text: string, limits: JsonLimits): string | undefined => {
+  let depth = 0
+  let members = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92)
+        i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) {
+      if (++depth > limits.maxDepth) return `nests deeper than ${limits.maxDepth} levels`
+    } else if (c === 125 || c === 93) depth--
+    else if (c === 58 && ++members > limits.maxMembers) return `has more than ${limits.maxMembers} members`
+  }
+  return undefined
+}
+
+const tooComplex = (reason: string): Problem.ProblemError =>
+  Problem.make({
+    status: 400,
+    detail: `The request body ${reason}.`,
+    errors: [{ in: "body", pointer: "", message: `The JSON ${reason}` }]
+  })
+
 type Kind = "missing" | "json" | "other" | "refused"
 
 const kindOf = (header: string | undefined, extra: ReadonlySet<string>): Kind => {
@@ -232,6 +295,7 @@ const kindOf = (header: string | undefined, extra: ReadonlySet<string>): Kind =>
  */
 export const middleware = (options?: MiddlewareOptions) => {
   const extra = new Set((options?.mediaTypes ?? []).map((type) => type.trim().toLowerCase()))
+  const limits = options?.json ?? defaultJsonLimits
   return <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<
@@ -251,13 +315,16 @@ export const middleware = (options?: MiddlewareOptions) => {
       return Effect.flatMap(request.arrayBuffer, (buffer) => {
         const bytes = new Uint8Array(buffer)
         if (bytes.byteLength > 0 && kind === "missing") return Effect.fail(unsupported())
-        return Effect.flatMap(Effect.try({ try: () => utf8.decode(bytes), catch: invalidUtf8 }), (text) =>
-          Effect.provideService(
-            app,
-            HttpServerRequest.HttpServerRequest,
-            new BufferedRequest(request, bytes, text)
-          )
-        )
+        return Effect.flatMap(Effect.try({ try: () => utf8.decode(bytes), catch: invalidUtf8 }), (text) => {
+          const over = kind === "json" ? overJsonLimits(text, limits) : undefined
+          return over === undefined
+            ? Effect.provideService(
+                app,
+                HttpServerRequest.HttpServerRequest,
+                new BufferedRequest(request, bytes, text)
+              )
+            : Effect.fail<E | Problem.ProblemError>(tooComplex(over))
+        })
       })
     })
 }

@@ -290,28 +290,52 @@ export const layer = (
   Layer.effectContext(
     Effect.map(makeLimiter(options), (limiter) =>
       Context.make(Limiter, limiter).pipe(
-        Context.add(Middleware, (httpEffect, endpointOptions) =>
-          Effect.gen(function* () {
-            const request = yield* HttpServerRequest.HttpServerRequest
-            // Effect keeps an endpoint's middlewares as plain keys (its own builder casts the same way).
-            const name = policyOf(endpointOptions)
-            if (name === "none") return yield* httpEffect
-            const secured = [...endpointOptions.endpoint.middlewares].some((key) =>
-              HttpApiMiddleware.isSecurity(key as HttpApiMiddleware.AnyService)
-            )
+        Context.add(Middleware, (httpEffect, endpointOptions) => {
+          const { name, secured } = routeOf(endpointOptions)
+          if (name === "none") return httpEffect
+          return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
             // The security middleware limits this one by subject, once the token is verified.
-            if (secured && hasBearer(request)) return yield* httpEffect
-            const principal = yield* Effect.serviceOption(Principal.CurrentPrincipal)
-            const client = Option.isSome(principal)
-              ? `sub:${principal.value.subject}`
-              : `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
-            const outcome = yield* limiter.take(name, client)
-            return withHeaders(outcome)(yield* httpEffect)
-          })
-        )
+            secured && hasBearer(request)
+              ? httpEffect
+              : Effect.flatMap(Effect.serviceOption(Principal.CurrentPrincipal), (principal) =>
+                  Effect.flatMap(
+                    limiter.take(
+                      name,
+                      Option.isSome(principal)
+                        ? `sub:${principal.value.subject}`
+                        : `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
+                    ),
+                    (outcome) => Effect.map(httpEffect, withHeaders(outcome))
+                  )
+                )
+          )
+        })
       )
     )
   )
+
+// What the middleware needs of an endpoint, worked out once per endpoint.
+const routes = new WeakMap<object, { readonly name: string; readonly secured: boolean }>()
+
+const routeOf = (options: {
+  readonly endpoint: {
+    readonly annotations: Context.Context<never>
+    readonly middlewares: ReadonlySet<unknown>
+  }
+  readonly group: { readonly annotations: Context.Context<never> }
+}) => {
+  const known = routes.get(options.endpoint)
+  if (known !== undefined) return known
+  const route = {
+    name: policyOf(options),
+    // Effect keeps an endpoint's middlewares as plain keys (its own builder casts the same way).
+    secured: [...options.endpoint.middlewares].some((key) =>
+      HttpApiMiddleware.isSecurity(key as HttpApiMiddleware.AnyService)
+    )
+  }
+  routes.set(options.endpoint, route)
+  return route
+}
 
 /**
  * `layer` from the environment: `RATE_LIMIT` (the `default` policy,

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { Headers, HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import * as fc from "fast-check"
 import { ContentType, Problem } from "../src/index.ts"
 import { type Client, type Reply, serve, widgetsApp } from "./fixtures/client.ts"
 
@@ -364,4 +365,65 @@ describe("ContentType", () => {
       assert.isUndefined(declares({}))
     })
   })
+})
+
+describe("JSON depth and member limits", () => {
+  // The reference: depth and members of a parsed value, by recursion.
+  const shape = (value: unknown): { readonly depth: number; readonly members: number } => {
+    if (Array.isArray(value)) {
+      const inner = value.map(shape)
+      return {
+        depth: 1 + Math.max(0, ...inner.map((s) => s.depth)),
+        members: inner.reduce((n, s) => n + s.members, 0)
+      }
+    }
+    if (value !== null && typeof value === "object") {
+      const inner = Object.values(value).map(shape)
+      return {
+        depth: 1 + Math.max(0, ...inner.map((s) => s.depth)),
+        members: Object.keys(value).length + inner.reduce((n, s) => n + s.members, 0)
+      }
+    }
+    return { depth: 0, members: 0 }
+  }
+
+  it("the one-pass scan agrees with the parsed value's depth and member count (strings skipped)", () => {
+    fc.assert(
+      fc.property(
+        fc.jsonValue({ maxDepth: 6 }),
+        fc.integer({ min: 0, max: 7 }),
+        fc.integer({ min: 0, max: 40 }),
+        (value, maxDepth, maxMembers) => {
+          const text = JSON.stringify(value)
+          const { depth, members } = shape(JSON.parse(text))
+          const over = ContentType.overJsonLimits(text, { maxDepth, maxMembers })
+          assert.strictEqual(
+            over === undefined,
+            depth <= maxDepth && members <= maxMembers,
+            `${text} ${over}`
+          )
+        }
+      ),
+      { numRuns: 1000 }
+    )
+  })
+
+  it.effect("a body nested too deep or with too many members is a 400 before any parser runs", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(widgetsApp())
+      const deep = `${"[".repeat(33)}${"]".repeat(33)}`
+      const tooDeep = yield* client.call("POST", "/widgets", { body: deep })
+      assert.strictEqual(tooDeep.status, 400, tooDeep.text)
+      assert.strictEqual(tooDeep.body.detail, "The request body nests deeper than 32 levels.")
+      const wide = `{${Array.from({ length: 10_001 }, (_, i) => `"k${i}":0`).join(",")}}`
+      const tooWide = yield* client.call("POST", "/widgets", { body: wide })
+      assert.strictEqual(tooWide.status, 400, tooWide.text)
+      assert.strictEqual(tooWide.body.detail, "The request body has more than 10000 members.")
+      // brackets and colons inside strings are text, not structure
+      const tricky = yield* client.call("POST", "/widgets", {
+        body: JSON.stringify({ name: `${"[{:".repeat(40)}`.slice(0, 10), price: 1 })
+      })
+      assert.strictEqual(tricky.status, 201, tricky.text)
+    }).pipe(Effect.scoped)
+  )
 })
