@@ -12,9 +12,9 @@
  * a letter, digit, `-`, `.`, `_`, `~`, nor of `/` or `\`), each `%` followed
  * by two hex digits. The query string is not checked.
  *
- * Letter case is not checked here (Effect's router matches static route text
- * without regard to case unless its `RouterConfig` says `caseSensitive`):
- * only the route table knows which parts of a path are static.
+ * Letter case is not checked here (only the route table knows which parts
+ * of a path are static): `HttpApp` serves with a case-sensitive router, so
+ * `/WIDGETS` finds no route.
  *
  * @since 0.2.0
  */

@@ -107,6 +107,12 @@ describe("CanonicalPath.middleware", () => {
           assert.strictEqual(reply.headers.get("x-content-type-options"), "nosniff")
         }
         assert.strictEqual((yield* strict.call("GET", "/widgets")).status, 200)
+        // letter case too: the router is case-sensitive
+        for (const path of ["/WIDGETS", "/Widgets", `/Widgets/${knownId}`]) {
+          const reply = yield* strict.call("GET", path)
+          assert.strictEqual(reply.status, 404, path)
+          assert.strictEqual(reply.headers.get("content-type"), "application/problem+json", path)
+        }
         assert.strictEqual((yield* strict.call("GET", `/widgets/${knownId}`)).status, 200)
         assert.strictEqual((yield* strict.call("GET", "/widgets?page=2")).body.page, 2)
       }).pipe(Effect.scoped)

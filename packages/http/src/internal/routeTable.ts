@@ -18,7 +18,8 @@ export interface RouteTable {
 
 /** @internal */
 export const make = (): RouteTable => {
-  const router = FindMyWay.make<true>()
+  // as the served router: case-sensitive (see `HttpApp`)
+  const router = FindMyWay.make<true>({ caseSensitive: true })
   const seen = new Set<string>()
   const on = (method: string, path: HttpRouter.PathInput) => {
     const key = `${method} ${path}`
