@@ -88,6 +88,8 @@ describe("SecurityHeaders", () => {
         [409, app.call("POST", "/widgets", json({ name: "taken", price: 1 }))],
         [413, app.call("POST", "/widgets", json({ name: "gear", price: 1, pad: "x".repeat(64) }))],
         [415, app.call("POST", "/widgets", { body: "name=gear", headers: { "content-type": "text/plain" } })],
+        [412, app.call("GET", "/status/412")],
+        [422, app.call("GET", "/status/422")],
         [429, app.call("GET", "/status/429")],
         [500, app.call("GET", "/boom")],
         [503, app.call("GET", "/status/503")]
