@@ -296,8 +296,8 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
     .add(
       HttpApiEndpoint.get("list", "/", {
         query: {
-          page: Schema.optionalKey(Pagination.PageNumber),
-          size: Schema.optionalKey(Pagination.PageSize)
+          page: Schema.optionalKey(Pagination.PageNumberParam),
+          size: Schema.optionalKey(Pagination.PageSizeParam)
         },
         success: Pagination.Page(UserSchema)
       }).annotateMerge(Authentication.requires(policy, options.permissions.read)),

@@ -28,7 +28,7 @@ import * as Schema from "effect/Schema"
  * @since 0.1.0
  * @category models
  */
-export const Secret = Schema.String.check(Schema.isPattern(/^[A-Z2-7]{26,128}$/)).pipe(
+export const Secret = Schema.String.check(Schema.isPattern(/^[A-Z2-7]{26,128}$/u)).pipe(
   Schema.brand("TotpSecret")
 )
 

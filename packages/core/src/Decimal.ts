@@ -129,9 +129,15 @@ export const isDecimal = (options: Options): SchemaAST.Filter<number> => {
     expected,
     description: `${expected} (numeric(${precision}, ${scale}))`,
     [annotationKey]: { precision, scale },
-    // Documents the bounds; the digit limit has no safe JSON Schema form
-    // (`multipleOf: 0.01` fails 0.07 in validators that divide floats).
-    toJsonSchema: () => [{ exclusiveMinimum: -bound, exclusiveMaximum: bound }, true],
+    // The bounds and the scale, so a client generated from the document
+    // sends only what the server accepts. `multipleOf: 0.01` is what JSON
+    // Schema means by "2 digits after the point"; a validator that divides
+    // floats naively refuses 0.07 (0.07 / 0.01 = 7.000000000000001): use
+    // decimal-aware checking (ajv's `multipleOfPrecision`, see docs/api.md).
+    toJsonSchema: () => [
+      { exclusiveMinimum: -bound, exclusiveMaximum: bound, multipleOf: 10 ** -scale },
+      true
+    ],
     // A hint for Effect's own `Arbitrary`: integers in range always fit, while
     // random doubles almost never do (the predicate stays the authority).
     // The bounds are the exact extremes, which other generators read too.

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import * as SchemaTransformation from "effect/SchemaTransformation"
 
 /**
  * The largest page size a request may ask for.
@@ -64,6 +65,34 @@ export const PageNumber = Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))
  * @category models
  */
 export const PageSize = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: maxSize }))
+
+// A query parameter's digits: no sign, exponent, fraction, blank or leading
+// zero, so `?page=1e3` or `?page=+1` is refused, not read as 1000 or 1.
+const digits = (max: number) =>
+  Schema.String.check(
+    Schema.isPattern(/^[1-9][0-9]{0,8}$/u, { expected: "a positive integer written in digits" })
+  ).pipe(
+    Schema.decodeTo(
+      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: max })),
+      SchemaTransformation.transform({ decode: Number, encode: String })
+    )
+  )
+
+/**
+ * `page` as a query parameter: digits only (`?page=2`), 1 or more.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const PageNumberParam = digits(999_999_999)
+
+/**
+ * `size` as a query parameter: digits only, 1 to {@link maxSize}.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const PageSizeParam = digits(maxSize)
 
 /**
  * Which page of a listing to return, and in which order.

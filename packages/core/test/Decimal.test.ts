@@ -90,9 +90,19 @@ describe("Decimal", () => {
     assert.isUndefined(Decimal.getOptions(Schema.Finite))
   })
 
-  it("documents its bounds in JSON Schema", () => {
+  it("documents its bounds and scale in JSON Schema, so a schema-valid number is a valid one", () => {
     const document = Schema.toJsonSchemaDocument(Price)
-    assert.deepInclude(document.schema as object, { type: "number", exclusiveMaximum: 10_000_000_000 })
+    assert.deepInclude(document.schema as object, {
+      type: "number",
+      exclusiveMaximum: 10_000_000_000,
+      multipleOf: 0.01
+    })
+    // the value a generated client sent that the server refused (issue 12): now schema-invalid too
+    const n = 7875994132.137326
+    assert.isFalse(Schema.is(Price)(n))
+    assert.notStrictEqual(Math.round(n * 100) / 100, n, "not a multiple of 0.01")
+    const whole = Schema.toJsonSchemaDocument(Decimal.make({ precision: 9, scale: 0 }))
+    assert.deepInclude(whole.schema as object, { multipleOf: 1 })
   })
 
   it.effect("Effect's own Arbitrary generates fitting values (no exhaustion)", () =>

@@ -102,8 +102,8 @@ export const SortParam = <const Field extends string>(allowed: ReadonlyArray<Fie
  * @category schemas
  */
 export const ListQuery = <const Field extends string>(sortable: ReadonlyArray<Field>) => ({
-  page: Schema.optionalKey(Pagination.PageNumber),
-  size: Schema.optionalKey(Pagination.PageSize),
+  page: Schema.optionalKey(Pagination.PageNumberParam),
+  size: Schema.optionalKey(Pagination.PageSizeParam),
   sort: Schema.optionalKey(SortParam(sortable))
 })
 

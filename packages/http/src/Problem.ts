@@ -20,8 +20,10 @@
  *   is not yet a problem; it also fills `instance` and `requestId` and forces
  *   `status` to equal the HTTP status.
  *
- * Problem `type`s are stable URIs under `https://errors.org.dev/` (see
- * `types`); they identify the kind of problem and are what clients switch on.
+ * Problem `type`s are relative URIs, `/docs/problems#<name>` (see `types`),
+ * resolved against the API's own address, where the docs page describes
+ * each (`Docs`); they identify the kind of problem and are what clients
+ * switch on.
  * Each class's tag is its type's name (`validation` -> `ValidationProblem`).
  *
  * @since 0.1.0
@@ -56,25 +58,26 @@ import * as RequestId from "./RequestId.ts"
 export const contentType: typeof ProblemDetails.contentType = ProblemDetails.contentType
 
 /**
- * The problem `type` URIs of this kit. They are identifiers: stable, never
- * reused for another meaning, not necessarily dereferenceable.
+ * The problem `type` URIs of this kit: relative references to the API's
+ * own docs page (`GET /docs/problems`, from `Docs`), one anchor per kind.
+ * They are identifiers: stable, never reused for another meaning.
  *
  * @since 0.1.0
  * @category constants
  */
 export const types = {
-  validation: "https://errors.org.dev/validation",
-  unauthorized: "https://errors.org.dev/unauthorized",
-  forbidden: "https://errors.org.dev/forbidden",
-  notFound: "https://errors.org.dev/not-found",
-  methodNotAllowed: "https://errors.org.dev/method-not-allowed",
-  conflict: "https://errors.org.dev/conflict",
-  preconditionFailed: "https://errors.org.dev/precondition-failed",
-  payloadTooLarge: "https://errors.org.dev/payload-too-large",
-  unsupportedMediaType: "https://errors.org.dev/unsupported-media-type",
-  tooManyRequests: "https://errors.org.dev/too-many-requests",
-  internal: "https://errors.org.dev/internal",
-  serviceUnavailable: "https://errors.org.dev/service-unavailable"
+  validation: "/docs/problems#validation",
+  unauthorized: "/docs/problems#unauthorized",
+  forbidden: "/docs/problems#forbidden",
+  notFound: "/docs/problems#not-found",
+  methodNotAllowed: "/docs/problems#method-not-allowed",
+  conflict: "/docs/problems#conflict",
+  preconditionFailed: "/docs/problems#precondition-failed",
+  payloadTooLarge: "/docs/problems#payload-too-large",
+  unsupportedMediaType: "/docs/problems#unsupported-media-type",
+  tooManyRequests: "/docs/problems#too-many-requests",
+  internal: "/docs/problems#internal",
+  serviceUnavailable: "/docs/problems#service-unavailable"
 } as const
 
 /**
@@ -172,7 +175,7 @@ export const headersOf = (u: unknown): Readonly<Record<string, string>> =>
  * import { Problem } from "@org/http"
  *
  * class OutOfStock extends Problem.Class<OutOfStock>()("OutOfStock", {
- *   type: "https://errors.org.dev/out-of-stock",
+ *   type: "/docs/problems#out-of-stock",
  *   status: 409,
  *   title: "Out of stock"
  * }, { sku: Schema.String }) {}
@@ -855,7 +858,7 @@ const primaryReason = <E>(cause: Cause.Cause<E>): Option.Option<unknown> => {
  * import { Problem } from "@org/http"
  *
  * const app = Problem.middleware()(Effect.die(new Error("SELECT * FROM secrets")))
- * // responds 500 {"type":"https://errors.org.dev/internal","title":"Internal Server Error","status":500,...}
+ * // responds 500 {"type":"/docs/problems#internal","title":"Internal Server Error","status":500,...}
  * ```
  *
  * @since 0.1.0

@@ -29,7 +29,7 @@ export const headerName = "x-request-id"
  * @since 0.1.0
  * @category schemas
  */
-export const Token = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._-]{1,128}$/))
+export const Token = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._-]{1,128}$/u))
 
 /**
  * Whether a header value is a request id we accept from a caller.

@@ -271,6 +271,36 @@ describe("CrudGroup", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("page and size are digits only: 1e3, +1, 02, 1.0 and blanks are 400s, as the document says", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      for (const query of [
+        "page=1e3",
+        "page=+1",
+        "page=02",
+        "page=1.0",
+        "page=",
+        "page=%201",
+        "size=0",
+        "size=101"
+      ]) {
+        const reply = yield* client.call("GET", `/api/widgets?${query}`)
+        assertProblem(reply, 400)
+        assert.include(failingFields(reply), `/${query.split("=")[0]}`, query)
+      }
+      const ok = yield* client.call("GET", "/api/widgets?page=2&size=100")
+      assert.strictEqual(ok.status, 200, ok.text)
+      assert.strictEqual(ok.body.page, 2)
+      const spec = yield* client.call("GET", "/openapi.json")
+      const page = spec.body.paths["/api/widgets"].get.parameters.find(
+        (p: { name: string }) => p.name === "page"
+      )
+      const pattern = new RegExp(page.schema.pattern)
+      assert.isFalse(pattern.test("1e3"))
+      assert.isTrue(pattern.test("1000"))
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("a bad sort, page or size does not hide the bad filters: one 400 names them all", () =>
     Effect.gen(function* () {
       const client = yield* serve(app())
