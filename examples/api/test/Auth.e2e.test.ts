@@ -17,7 +17,14 @@ import { assert, describe, it } from "@effect/vitest"
 import type { MfaChallenge, TokenPair } from "@org/accounts/AccountsApi"
 import { UserId } from "@org/accounts/AccountsApi"
 import { Totp } from "@org/auth"
-import { CacheStore, Captcha, InvalidationBus, RateLimiter, RevocationStore } from "@org/core"
+import {
+  CacheStore,
+  Captcha,
+  IdempotencyStore,
+  InvalidationBus,
+  RateLimiter,
+  RevocationStore
+} from "@org/core"
 import { HttpApp, Problem } from "@org/http"
 import { JwtAttacks } from "@org/testing"
 import { Context, Effect, Layer, Result, Schema } from "effect"
@@ -555,6 +562,7 @@ describe("auth over HTTP on loopback", () => {
             CacheStore.layerMemory,
             InvalidationBus.layerMemory,
             RateLimiter.layerMemory,
+            IdempotencyStore.layerMemory,
             failing
           )
         })

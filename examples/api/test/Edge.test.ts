@@ -119,4 +119,20 @@ describe("the example's HTTP edge", () => {
       assert.strictEqual((yield* api.call("GET", `/api/v1/items/${id}`)).status, 200)
     }).pipe(Effect.scoped)
   )
+
+  it.effect("every problem type the API sends has its anchor on /docs/problems", () =>
+    Effect.gen(function* () {
+      const api = yield* serve()
+      const page = yield* api.call("GET", "/docs/problems", undefined, { authorization: "" })
+      assert.strictEqual(page.status, 200)
+      for (const slug of [
+        "validation",
+        "not-found",
+        "too-many-requests",
+        "idempotency-key-reused",
+        "idempotency-key-in-progress"
+      ])
+        assert.include(page.text, `id="${slug}"`, slug)
+    }).pipe(Effect.scoped)
+  )
 })

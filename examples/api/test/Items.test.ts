@@ -311,4 +311,38 @@ describe("items API", () => {
       }).pipe(Effect.scoped),
     60_000
   )
+
+  it.effect(
+    "lengths count characters as the document does: 200 emoji fit a name, 201 do not",
+    () =>
+      Effect.gen(function* () {
+        const api = yield* serve()
+        const emoji = "\u{1F600}"
+        const fits = yield* api.call("POST", "/api/v1/items", {
+          name: emoji.repeat(200),
+          price: 1,
+          quantity: 1
+        })
+        assert.strictEqual(fits.status, 201, fits.text)
+        assert.strictEqual([...fits.body.name].length, 200)
+        const over = yield* api.call("POST", "/api/v1/items", {
+          name: emoji.repeat(201),
+          price: 1,
+          quantity: 1
+        })
+        assert.strictEqual(over.status, 400, over.text)
+        const spec = yield* api.call("GET", "/openapi.json", undefined, { authorization: "" })
+        const text = JSON.stringify(spec.body)
+        assert.include(text, '"maxLength":200')
+        // a price the document allows is one the server takes, and the other way round
+        assert.include(text, '"multipleOf":0.01')
+        const cents = yield* api.call("POST", "/api/v1/items", {
+          name: "Cents",
+          price: 7875994132.13,
+          quantity: 1
+        })
+        assert.strictEqual(cents.status, 201, cents.text)
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })

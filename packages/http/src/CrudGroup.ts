@@ -185,6 +185,10 @@ export const make = <
           .annotate(Problem.QueryErrors, (query) =>
             Effect.match(Filters.parse(entity, query), { onFailure: (errors) => errors, onSuccess: () => [] })
           )
+          .annotate(OpenApi.Transform, (operation) => ({
+            ...operation,
+            parameters: [...(operation.parameters ?? []), ...Filters.openApiParameters(entity)]
+          }))
           .annotate(
             OpenApi.Description,
             `A page of ${entity.name} entities. Filters: \`field[op]=value\` (ANDed; a bare \`field=value\` is eq) ` +

@@ -75,6 +75,14 @@ const encodedValue = (schema: Entity.Field, raw: string): Result.Result<Specific
     : Result.fail("cannot be compared")
 }
 
+// The schema a filter value of `field` is decoded with.
+const fieldSchema = (definition: Entity.Any, field: string): Entity.Field =>
+  field in definition.fields
+    ? (definition.fields[field] ?? Schema.String)
+    : field === "id"
+      ? definition.idSchema
+      : Schema.DateTimeUtcFromString
+
 const parseOne = (definition: Entity.Any, parameter: string, raw: string): Parsed => {
   const match = key.exec(parameter)
   const field = match?.[1]
@@ -89,14 +97,9 @@ const parseOne = (definition: Entity.Any, parameter: string, raw: string): Parse
       problem(parameter, `unknown operator "${op.slice(0, 20)}" (operators: ${operators.join(", ")})`)
     )
   }
-  const schema: Entity.Field | undefined =
-    field in definition.fields
-      ? definition.fields[field]
-      : field === "id"
-        ? definition.idSchema
-        : Schema.DateTimeUtcFromString
+  const schema = fieldSchema(definition, field)
   const value = (text: string) =>
-    Result.mapError(encodedValue(schema ?? Schema.String, text), (message) => problem(parameter, message))
+    Result.mapError(encodedValue(schema, text), (message) => problem(parameter, message))
   const builder = Specification.field(field)
   switch (op as Operator) {
     case "null":
@@ -166,3 +169,72 @@ export const parse = (
     if (problems.length > 0) return yield* Effect.fail(problems)
     return specs.length === 0 ? undefined : specs.length === 1 ? specs[0] : Specification.and(specs)
   })
+
+// The JSON Schema of a field's filter value: the field's own, without `null`
+// (`[null]=true` asks for null), inlined ($refs become plain strings).
+const valueJsonSchema = (schema: Entity.Field): Record<string, unknown> => {
+  const { schema: json } = Schema.toJsonSchemaDocument(schema)
+  const members: ReadonlyArray<unknown> = Array.isArray(json.anyOf) ? json.anyOf : [json]
+  const value = members.find(
+    (member): member is Record<string, unknown> =>
+      typeof member === "object" && member !== null && !("type" in member && member.type === "null")
+  )
+  return value === undefined || JSON.stringify(value).includes("$ref") ? { type: "string" } : value
+}
+
+/**
+ * The filters of an entity as OpenAPI query parameters: one `deepObject`
+ * parameter per filterable field (`price[gte]=10`), its operators as
+ * properties with the field's own value schema (`in` and `between` take a
+ * comma list; `like`/`ilike` only on text; `null` a boolean). `reserved`
+ * names (`page`, `size`, `sort`) are left out. A generated client types
+ * them and serializes them as the server reads them.
+ *
+ * @example
+ * ```ts
+ * import type { Entity } from "@org/core"
+ * import { Filters } from "@org/http"
+ *
+ * declare const Item: Entity.Any
+ * const parameters = Filters.openApiParameters(Item)
+ * ```
+ *
+ * @since 0.2.0
+ * @category openapi
+ */
+export const openApiParameters = (
+  definition: Entity.Any,
+  reserved: ReadonlyArray<string> = ["page", "size", "sort"]
+): ReadonlyArray<Record<string, unknown>> =>
+  definition.filterable
+    .filter((field) => !reserved.includes(field))
+    .map((field) => {
+      const value = valueJsonSchema(fieldSchema(definition, field))
+      const list = { type: "string", description: "a comma-separated list of values" }
+      const properties: Record<string, unknown> = {
+        eq: value,
+        ne: value,
+        lt: value,
+        lte: value,
+        gt: value,
+        gte: value,
+        in: list,
+        between: { type: "string", description: "low,high (both included)" },
+        ...(value.type === "string"
+          ? {
+              like: { type: "string", description: "a LIKE pattern: % any run, _ one character, \\ escapes" },
+              ilike: { type: "string", description: "like, ignoring ASCII case" }
+            }
+          : {}),
+        null: { type: "boolean" }
+      }
+      return {
+        name: field,
+        in: "query",
+        required: false,
+        style: "deepObject",
+        explode: true,
+        description: `Filters on ${field}: \`${field}[op]=value\`, ANDed with the others.`,
+        schema: { type: "object", properties, additionalProperties: false }
+      }
+    })

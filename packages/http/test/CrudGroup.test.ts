@@ -301,6 +301,38 @@ describe("CrudGroup", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("OpenAPI lists each filterable field as a deepObject parameter with its operators", () =>
+    Effect.gen(function* () {
+      const client = yield* serve(app())
+      const spec = yield* client.call("GET", "/openapi.json")
+      const parameters: Array<{
+        name: string
+        style?: string
+        schema: { properties?: Record<string, { readonly multipleOf?: number }> }
+      }> = spec.body.paths["/api/widgets"].get.parameters
+      const byName = new Map(parameters.map((p) => [p.name, p]))
+      for (const field of Widget.Widget.filterable) assert.isTrue(byName.has(field), field)
+      const price = byName.get("price")!
+      assert.strictEqual(price.style, "deepObject")
+      assert.includeMembers(Object.keys(price.schema.properties ?? {}), [
+        "eq",
+        "gte",
+        "in",
+        "between",
+        "null"
+      ])
+      assert.notProperty(price.schema.properties, "like", "like is for text only")
+      assert.strictEqual(price.schema.properties?.gte?.multipleOf, 0.01)
+      assert.property(byName.get("name")!.schema.properties, "ilike")
+      // what the document says is what the server takes
+      const filtered = yield* client.call(
+        "GET",
+        "/api/widgets?price[gte]=1.5&name[ilike]=%25a%25&note[null]=true"
+      )
+      assert.strictEqual(filtered.status, 200, filtered.text)
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("a bad sort, page or size does not hide the bad filters: one 400 names them all", () =>
     Effect.gen(function* () {
       const client = yield* serve(app())

@@ -3,6 +3,7 @@
  */
 export * as CacheStoreLaws from "./CacheStoreLaws.ts"
 export * as Gizmo from "./Gizmo.ts"
+export * as IdempotencyStoreLaws from "./IdempotencyStoreLaws.ts"
 export * as JwtAttacks from "./JwtAttacks.ts"
 export * as RateLimitStoreLaws from "./RateLimitStoreLaws.ts"
 export * as RepositoryLaws from "./RepositoryLaws.ts"

@@ -10,7 +10,9 @@ import * as ApiDefinition from "@org/http/ApiDefinition"
 import * as Authentication from "@org/http/Authentication"
 import * as CrudGroup from "@org/http/CrudGroup"
 import * as Health from "@org/http/Health"
+import * as Idempotency from "@org/http/Idempotency"
 import * as RateLimit from "@org/http/RateLimit"
+import * as Context from "effect/Context"
 import { HttpApi, OpenApi } from "effect/http-api"
 import { CreateItem, Item, UpdateItem } from "../domain/Item.ts"
 import { policy } from "../domain/Policy.ts"
@@ -29,7 +31,8 @@ export const accounts = AccountsApi.make({
 
 /**
  * `/api/v1/items`: list, create, get, update, delete; each route needs a
- * bearer token with the permission of the contract.
+ * bearer token with the permission of the contract. Create honours
+ * `Idempotency-Key`.
  *
  * @since 0.1.0
  * @category groups
@@ -42,11 +45,14 @@ export const ItemsGroup = CrudGroup.make("items", {
   annotations: {
     list: Authentication.requires(policy, "items:read"),
     get: Authentication.requires(policy, "items:read"),
-    create: Authentication.requires(policy, "items:create"),
+    // honours `Idempotency-Key` (a retry with the same key and body gets the first 201)
+    create: Context.merge(Authentication.requires(policy, "items:create"), Idempotency.annotations),
     update: Authentication.requires(policy, "items:update:own", "items:update:any"),
     delete: Authentication.requires(policy, "items:delete:own", "items:delete:any")
   }
 })
+  // Idempotency-Key: inside Authentication, so keys are scoped by the verified subject
+  .middleware(Idempotency.Middleware)
   .middleware(Authentication.Authentication)
   // RATE_LIMIT: outside Authentication, which counts a verified caller by subject
   .middleware(RateLimit.Middleware)

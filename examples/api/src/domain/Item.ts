@@ -20,12 +20,14 @@ export const ItemId = Entity.Uuid.pipe(Schema.brand("ItemId"))
 const notBlank = Schema.makeFilter((s: string) => s.trim().length > 0, { expected: "a non-blank string" })
 
 /**
- * 1..200 characters, not blank.
+ * 1..200 characters, not blank. Characters are code points, as JSON
+ * Schema's `maxLength` and Postgres' `char_length` count them: 150 emoji are
+ * 150 characters, not 300 UTF-16 units.
  *
  * @since 0.1.0
  * @category models
  */
-export const Name = Entity.Text.check(Schema.isMinLength(1), Schema.isMaxLength(200), notBlank)
+export const Name = Entity.Text.check(Schema.isMinCodePoints(1), Schema.isMaxCodePoints(200), notBlank)
 
 /**
  * A price: an exact decimal >= 0 with at most 2 decimals and 10 digits
@@ -56,10 +58,10 @@ export const Item = Entity.make("Item", {
   id: ItemId,
   fields: {
     name: Name,
-    description: Schema.NullOr(Entity.Text.check(Schema.isMaxLength(2000))),
+    description: Schema.NullOr(Entity.Text.check(Schema.isMaxCodePoints(2000))),
     price: Price,
     quantity: Quantity,
-    category: Schema.NullOr(Entity.Text.check(Schema.isMaxLength(50))),
+    category: Schema.NullOr(Entity.Text.check(Schema.isMaxCodePoints(50))),
     ownerId: UserId
   },
   sortable: ["id", "name", "price", "quantity", "category", "createdAt", "updatedAt"],

@@ -11,7 +11,7 @@ import type { AccountsConfig } from "@org/accounts"
 import { AccountsHandlers, AccountsServer } from "@org/accounts"
 import type { Argon2 } from "@org/auth"
 import { AppConfig, type Captcha, type PasswordHasher, type RateLimiter } from "@org/core"
-import { type Cors, Health, HttpApp, RateLimit } from "@org/http"
+import { type Cors, Docs, Health, HttpApp, Idempotency, RateLimit } from "@org/http"
 import { PgDatabase } from "@org/sql"
 import { Config, Effect, Layer, Result } from "effect"
 import { HttpMiddleware } from "effect/http"
@@ -42,8 +42,9 @@ export const DatabaseCheck = Health.check("database", PgDatabase.ready("2 second
 
 /**
  * Items and accounts (with the example's roles: `user` for a new account,
- * `admin` for the seeded one). Needs a `SqlClient`, a `RevocationStore`, a
- * `CacheStore` and an `InvalidationBus` (see `Stores.ts`).
+ * `admin` for the seeded one), and the `Idempotency-Key` middleware (24 h).
+ * Needs a `SqlClient`, a `RevocationStore`, a `CacheStore`, an
+ * `InvalidationBus` and an `IdempotencyStore` (see `Stores.ts`).
  *
  * @since 0.1.0
  * @category layers
@@ -58,8 +59,10 @@ export const services = (options: {
     | Layer.Layer<RateLimit.Middleware | RateLimit.Limiter, Config.ConfigError, RateLimiter.RateLimitStore>
     | undefined
 }) =>
-  Layer.merge(
+  Layer.mergeAll(
     Items.layer,
+    // Idempotency-Key on POST /api/v1/items, over the store of `Stores.ts`
+    Idempotency.layer({ ttl: "24 hours" }),
     AccountsServer.layer({
       config: options.config,
       secrets: options.secrets,
@@ -105,7 +108,10 @@ export const make = <E, R>(options: {
     ),
     bodyLimit: options.bodyLimit,
     middlewares: options.middlewares,
-    cors: options.cors
+    cors: options.cors,
+    // GET /docs (Scalar, offline) and /docs/problems, with the relaxed headers for those paths only.
+    routes: [Docs.layer(Api, { problems: Idempotency.problemTypes })],
+    securityHeaders: Docs.securityHeaders()
   })
 
 /**

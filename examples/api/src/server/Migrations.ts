@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import { AccountsServer } from "@org/accounts"
-import { RevocationStoreSql } from "@org/core"
+import { IdempotencyStoreSql, RevocationStoreSql } from "@org/core"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -50,5 +50,7 @@ export const migrations = {
   // Accounts, refresh-token families and the durable revocation list.
   "3_users": AccountsServer.migrations.users,
   "4_auth_refresh_tokens": AccountsServer.migrations.refreshTokens,
-  "5_auth_revocations": RevocationStoreSql.migration
+  "5_auth_revocations": RevocationStoreSql.migration,
+  // Idempotency-Key records (used unless REDIS_URL is set).
+  "6_http_idempotency": IdempotencyStoreSql.migration
 }

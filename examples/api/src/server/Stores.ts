@@ -3,15 +3,24 @@
  * process), in Redis when `REDIS_URL` is set (every instance shares the L2
  * cache, invalidations reach every instance's L1 over pub/sub, and token
  * revocations are seen everywhere). With Redis configured, readiness also
- * checks it.
+ * checks it. `Idempotency-Key` records live in Postgres (they must outlive
+ * a restart, and every instance sees them), or in Redis when it is set.
  *
  * @since 0.1.0
  */
-import { CacheStore, InvalidationBus, RateLimiter, RevocationStore, RevocationStoreSql } from "@org/core"
+import {
+  CacheStore,
+  IdempotencyStoreSql,
+  InvalidationBus,
+  RateLimiter,
+  RevocationStore,
+  RevocationStoreSql
+} from "@org/core"
 import { Health } from "@org/http"
 import {
   IoRedis,
   RedisCacheStore,
+  RedisIdempotencyStore,
   RedisInvalidationBus,
   RedisRateLimitStore,
   RedisRevocationStore
@@ -20,7 +29,8 @@ import { Config, Effect, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
 
 /**
- * In-process state: cache, invalidations, revocations, rate-limit windows.
+ * In-process state: cache, invalidations, revocations, rate-limit windows;
+ * and the idempotency records in Postgres (so this needs a `SqlClient`).
  *
  * @since 0.1.0
  * @category layers
@@ -29,7 +39,8 @@ export const layerMemory = Layer.mergeAll(
   CacheStore.layerMemory,
   InvalidationBus.layerMemory,
   RevocationStore.layerMemory,
-  RateLimiter.layerMemory
+  RateLimiter.layerMemory,
+  IdempotencyStoreSql.layer()
 )
 
 /**
@@ -50,6 +61,8 @@ export const layerRedisFrom = <E>(redis: Layer.Layer<Redis.Redis | IoRedis.IoRed
     ),
     // one sliding window per client for every instance
     RedisRateLimitStore.layer({ prefix: "example-api:ratelimit:" }),
+    // Idempotency-Key records, expiring on their own
+    RedisIdempotencyStore.layer({ prefix: "example-api:idempotency:" }),
     Health.check(
       "redis",
       Effect.flatMap(Redis.Redis, (redis) => redis.send("PING"))
