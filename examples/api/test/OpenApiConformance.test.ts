@@ -139,6 +139,13 @@ describe("the OpenAPI document and the server agree", () => {
             .map((method) => `${method} ${path}`)
         )
         const missed = documented.filter((operation) => !seen.has(operation))
+        assert.deepStrictEqual(document.servers, [{ url: "/", description: "this server" }])
+        const unsummarised = Object.entries(paths).flatMap(([path, operations]) =>
+          Object.entries(operations)
+            .filter(([, operation]) => typeof (operation as { summary?: unknown }).summary !== "string")
+            .map(([method]) => `${method} ${path}`)
+        )
+        assert.deepStrictEqual(unsummarised, [], "operations without a summary")
         assert.deepStrictEqual(missed, [], "operations no request exercised")
         assert.isAtLeast(validated, 25, "bodies validated")
         // The validator is not vacuous: an item without its fields, or a problem with a

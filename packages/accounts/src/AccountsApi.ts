@@ -224,24 +224,24 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
         headers: CaptchaHeaders,
         success: UserSchema.pipe(HttpApiSchema.status(201)),
         error: [Problem.Conflict, Problem.BadRequest]
-      }),
+      }).annotate(OpenApi.Summary, "Create an account"),
       HttpApiEndpoint.post("login", "/login", {
         payload: Schema.Struct({ email: Email, password: Password }),
         headers: CaptchaHeaders,
         success: Schema.Union([TokenPair, MfaChallenge]),
         // 429/503: the per-account limit of AUTH_RATE_LIMIT (see AccountsHandlers)
         error: [Problem.Unauthorized, Problem.BadRequest, RateLimit.Exceeded, Problem.ServiceUnavailable]
-      }),
+      }).annotate(OpenApi.Summary, "Log in with email and password"),
       HttpApiEndpoint.post("refresh", "/refresh", {
         payload: Schema.Struct({ refresh_token: opaque }),
         success: TokenPair,
         error: Problem.Unauthorized
-      }),
+      }).annotate(OpenApi.Summary, "Exchange a refresh token for a new token pair"),
       HttpApiEndpoint.post("mfaVerify", "/mfa/verify", {
         payload: Schema.Struct({ mfa_token: opaque.check(Schema.isMaxLength(8192)), code: Code }),
         success: TokenPair,
         error: [Problem.Unauthorized, Problem.ServiceUnavailable, RateLimit.Exceeded]
-      })
+      }).annotate(OpenApi.Summary, "Complete a login with a TOTP or recovery code")
     )
     .middleware(RateLimit.Middleware)
     .prefix(`${prefix}/auth`)
@@ -259,27 +259,31 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
       HttpApiEndpoint.post("logout", "/logout", {
         payload: [Schema.Struct({ refresh_token: Schema.optionalKey(opaque) }), Schema.Null],
         success: HttpApiSchema.NoContent
-      }).annotate(SecurityHeaders.ClearSiteData, ["cache", "storage"]),
+      })
+        .annotate(OpenApi.Summary, "Log out this session")
+        .annotate(SecurityHeaders.ClearSiteData, ["cache", "storage"]),
       HttpApiEndpoint.post("changePassword", "/password", {
         payload: Schema.Struct({ current_password: Password, new_password: Password }),
         success: HttpApiSchema.NoContent,
         error: Problem.BadRequest
-      }).annotateMerge(RateLimit.policy("auth")),
-      HttpApiEndpoint.get("me", "/me", { success: Me }),
+      })
+        .annotate(OpenApi.Summary, "Change the password (other sessions end)")
+        .annotateMerge(RateLimit.policy("auth")),
+      HttpApiEndpoint.get("me", "/me", { success: Me }).annotate(OpenApi.Summary, "The signed-in account"),
       HttpApiEndpoint.post("mfaEnroll", "/mfa/enroll", {
         success: Schema.Struct({ secret: Schema.String, otpauth_uri: Schema.String }),
         error: Problem.Conflict
-      }),
+      }).annotate(OpenApi.Summary, "Start MFA enrolment"),
       HttpApiEndpoint.post("mfaConfirm", "/mfa/confirm", {
         payload: Schema.Struct({ code: Code }),
         success: Schema.Struct({ recovery_codes: Schema.Array(Schema.String) }),
         error: Problem.Conflict
-      }),
+      }).annotate(OpenApi.Summary, "Confirm MFA and get recovery codes"),
       HttpApiEndpoint.post("mfaDisable", "/mfa/disable", {
         payload: Schema.Struct({ code: Code }),
         success: HttpApiSchema.NoContent,
         error: Problem.Conflict
-      })
+      }).annotate(OpenApi.Summary, "Turn MFA off")
     )
     .middleware(Authentication.Authentication)
     // outside Authentication: anonymous callers by address, verified ones by subject
@@ -300,7 +304,9 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
           size: Schema.optionalKey(Pagination.PageSizeParam)
         },
         success: Pagination.Page(UserSchema)
-      }).annotateMerge(Authentication.requires(policy, options.permissions.read)),
+      })
+        .annotate(OpenApi.Summary, "List accounts")
+        .annotateMerge(Authentication.requires(policy, options.permissions.read)),
       HttpApiEndpoint.put("setRoles", "/:id/roles", {
         params: { id: UserId },
         payload: Schema.Struct({
@@ -311,12 +317,16 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
         }),
         success: UserSchema,
         error: Problem.NotFound
-      }).annotateMerge(Authentication.requires(policy, options.permissions.manage)),
+      })
+        .annotate(OpenApi.Summary, "Set an account's roles")
+        .annotateMerge(Authentication.requires(policy, options.permissions.manage)),
       HttpApiEndpoint.delete("delete", "/:id", {
         params: { id: UserId },
         success: HttpApiSchema.NoContent,
         error: Problem.NotFound
-      }).annotateMerge(Authentication.requires(policy, options.permissions.manage))
+      })
+        .annotate(OpenApi.Summary, "Delete an account (its sessions end)")
+        .annotateMerge(Authentication.requires(policy, options.permissions.manage))
     )
     .middleware(Authentication.Authentication)
     // outside Authentication: anonymous callers by address, verified ones by subject
@@ -328,7 +338,7 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
     .add(
       HttpApiEndpoint.get("jwks", "/.well-known/jwks.json", {
         success: Schema.Struct({ keys: Schema.Array(Schema.Record(Schema.String, Schema.Unknown)) })
-      })
+      }).annotate(OpenApi.Summary, "Public signing keys (JWKS)")
     )
     .middleware(RateLimit.Middleware)
     .annotateMerge(OpenApi.annotations({ title: "Keys", description: "JSON Web Key Set (RFC 7517)" }))

@@ -180,6 +180,7 @@ export const make = <
           success: Pagination.Page(schema),
           error: Problem.BadRequest
         })
+          .annotate(OpenApi.Summary, `List ${entity.name} entities`)
           // a bad `sort` or `page` fails the query schema before the handler
           // runs: the 400 still names every bad filter too
           .annotate(Problem.QueryErrors, (query) =>
@@ -205,7 +206,7 @@ export const make = <
             etag: Schema.String
           }),
           error: Problem.Conflict
-        })
+        }).annotate(OpenApi.Summary, `Create a ${entity.name}`)
       ),
       annotated(
         "get",
@@ -214,7 +215,9 @@ export const make = <
           headers: { "if-none-match": Schema.optionalKey(Schema.String) },
           success: versioned(schema),
           error: Problem.NotFound
-        }).annotate(OpenApi.Transform, documentNotModified)
+        })
+          .annotate(OpenApi.Summary, `Get a ${entity.name}`)
+          .annotate(OpenApi.Transform, documentNotModified)
       ),
       annotated(
         "update",
@@ -224,7 +227,7 @@ export const make = <
           payload: update,
           success: versioned(schema),
           error: [Problem.NotFound, Problem.Conflict, Problem.PreconditionFailed, Problem.Forbidden]
-        })
+        }).annotate(OpenApi.Summary, `Update a ${entity.name}`)
       ),
       annotated(
         "delete",
@@ -233,7 +236,7 @@ export const make = <
           headers: ifMatch,
           success: HttpApiSchema.NoContent,
           error: [Problem.NotFound, Problem.PreconditionFailed, Problem.Forbidden]
-        })
+        }).annotate(OpenApi.Summary, `Delete a ${entity.name}`)
       )
     )
     .prefix(options.path)

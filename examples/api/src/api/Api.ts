@@ -76,7 +76,9 @@ export class Api extends ApiDefinition.prepare(
       OpenApi.annotations({
         title: "Example API",
         version: "0.1.0",
-        description: "The bundled example service of the org service kit."
+        description: "The bundled example service of the org service kit.",
+        // relative: the server that serves the document serves the API
+        servers: [{ url: "/", description: "this server" }]
       })
     )
 ) {}
