@@ -7,8 +7,11 @@
  *
  * @since 0.2.0
  */
+import * as Context from "effect/Context"
 import * as HttpApi from "effect/http-api/HttpApi"
 import type * as HttpApiGroup from "effect/http-api/HttpApiGroup"
+import * as OpenApi from "effect/http-api/OpenApi"
+import * as Option from "effect/Option"
 import * as Problem from "./Problem.ts"
 
 /**
@@ -35,10 +38,57 @@ import * as Problem from "./Problem.ts"
  */
 export const prepare = <Id extends string, Groups extends HttpApiGroup.Constraint>(
   self: HttpApi.HttpApi<Id, Groups>
-): HttpApi.HttpApi<Id, HttpApiGroup.AddMiddleware<Groups, Problem.Middleware>> =>
-  self
+): HttpApi.HttpApi<Id, HttpApiGroup.AddMiddleware<Groups, Problem.Middleware>> => {
+  const own = Context.getOption(self.annotations, OpenApi.Transform)
+  return self
     .middleware(Problem.Middleware)
+    .annotate(OpenApi.Transform, (spec) => documentHeaders(Option.isSome(own) ? own.value(spec) : spec))
     .annotate(HttpApi.PayloadParseOptions, { errors: "all", onExcessProperty: "error" })
     .annotate(HttpApi.ParamsParseOptions, { errors: "all" })
     .annotate(HttpApi.QueryParseOptions, { errors: "all" })
     .annotate(HttpApi.HeadersParseOptions, { errors: "all" })
+}
+
+const header = (description: string, schema: object) => ({ description, schema })
+
+const rateLimitHeaders = {
+  RateLimit: header('The client\'s window: `"<policy>";r=<remaining>;t=<seconds until a unit is regained>`', {
+    type: "string"
+  }),
+  "RateLimit-Policy": header('The policy: `"<policy>";q=<quota>;w=<window seconds>`', { type: "string" })
+}
+
+const retryAfter = header("Seconds to wait before trying again (never earlier than a retry would pass).", {
+  type: "integer",
+  minimum: 0
+})
+
+type Responses = Record<string, { headers?: Record<string, unknown> } & Record<string, unknown>>
+
+// The headers the pipeline adds that HttpApi cannot see: an operation that
+// declares a 429 is rate limited, so its 429 and 2xx responses carry the
+// rate-limit headers (the 429 `Retry-After` too); every 503 may carry
+// `Retry-After`.
+const documentHeaders = (spec: {
+  readonly paths?: Record<string, Record<string, { responses?: Responses }>>
+}) => {
+  for (const item of Object.values(spec.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      const responses = operation?.responses
+      if (responses === undefined) continue
+      const limited = "429" in responses
+      for (const [status, response] of Object.entries(responses)) {
+        const extra =
+          status === "429"
+            ? { ...rateLimitHeaders, "Retry-After": retryAfter }
+            : status === "503"
+              ? { "Retry-After": retryAfter }
+              : limited && status.startsWith("2")
+                ? rateLimitHeaders
+                : undefined
+        if (extra !== undefined) response.headers = { ...extra, ...response.headers }
+      }
+    }
+  }
+  return spec
+}

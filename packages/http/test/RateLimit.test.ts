@@ -115,12 +115,21 @@ describe("RateLimit", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.effect("OpenAPI lists the 429 on every limited operation", () =>
+  it.effect("OpenAPI lists the 429 and the rate-limit headers on every limited operation", () =>
     Effect.gen(function* () {
       const client = yield* serve(app())
       const spec = yield* client.call("GET", "/openapi.json")
-      assert.property(spec.body.paths["/things"].get.responses, "429")
+      const things = spec.body.paths["/things"].get.responses
+      assert.property(things, "429")
       assert.property(spec.body.paths["/login"].post.responses, "429")
+      // and the headers the middleware adds, on the 429 and on successes
+      assert.includeMembers(Object.keys(things["429"].headers), [
+        "Retry-After",
+        "RateLimit",
+        "RateLimit-Policy"
+      ])
+      assert.includeMembers(Object.keys(things["200"].headers), ["RateLimit", "RateLimit-Policy"])
+      assert.strictEqual(things["429"].headers["Retry-After"].schema.type, "integer")
     }).pipe(Effect.scoped)
   )
 })
