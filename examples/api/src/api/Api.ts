@@ -77,6 +77,7 @@ export class Api extends ApiDefinition.prepare(
         title: "Example API",
         version: "0.1.0",
         description: "The bundled example service of the org service kit.",
+        license: { name: "MIT", url: "https://opensource.org/license/mit" },
         // relative: the server that serves the document serves the API
         servers: [{ url: "/", description: "this server" }]
       })
