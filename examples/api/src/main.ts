@@ -18,6 +18,7 @@ import * as Stores from "./server/Stores.ts"
 
 Runner.run({
   name: "Example API",
+  links: { docs: "/docs", OpenAPI: "/openapi.json" },
   app: (server) =>
     Effect.gen(function* () {
       const config = yield* AccountsConfig.load(App.accountsDefaults)
