@@ -93,6 +93,17 @@ describe("rate limits", () => {
         assert.match(reply.headers.get("ratelimit") ?? "", /^"default";r=\d+;t=\d+$/)
       }
 
+      // forged tokens count against their sender's address: no unlimited signature checks
+      const forged: Array<number> = []
+      for (let i = 0; i < 24; i++) {
+        const reply = yield* api.call("GET", "/api/v1/items", undefined, {
+          authorization: `Bearer forged.${i}.token`,
+          "x-test-address": "192.0.2.99"
+        })
+        forged.push(reply.status)
+      }
+      assert.deepStrictEqual(forged, [...Array(21).fill(401), 429, 429, 429])
+
       // health probes are never limited (more than any window here)
       for (let i = 0; i < 25; i++) {
         const reply = yield* api.call("GET", "/health/live", undefined, {

@@ -39,6 +39,7 @@ import type * as Rbac from "@org/core/Rbac"
 import * as RevocationStore from "@org/core/RevocationStore"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as HttpApiSecurity from "effect/http-api/HttpApiSecurity"
 import * as Layer from "effect/Layer"
@@ -184,7 +185,24 @@ export const layer = (
       return Authentication.of({
         bearer: (httpEffect, { credential, endpoint, group }) =>
           Effect.gen(function* () {
-            const principal = yield* authenticate(Redacted.value(credential))
+            const principal = yield* authenticate(Redacted.value(credential)).pipe(
+              // A refused token counts against its sender's address (the rate
+              // limit skipped it, expecting a subject): forged tokens cannot
+              // make the server verify signatures without limit.
+              Effect.catchTag("UnauthorizedProblem", (refused) =>
+                Option.isNone(limiter)
+                  ? Effect.fail(refused)
+                  : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+                      Effect.andThen(
+                        limiter.value.take(
+                          RateLimit.policyOf({ endpoint, group }),
+                          `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
+                        ),
+                        Effect.fail(refused)
+                      )
+                    )
+              )
+            )
             // An authenticated client is limited by subject (with a rate-limit layer present).
             const outcome = Option.isSome(limiter)
               ? yield* limiter.value.take(RateLimit.policyOf({ endpoint, group }), `sub:${principal.subject}`)
