@@ -248,7 +248,8 @@ export const laws: Record<string, Law> = {
         neverCreated,
         "not-a-uuid",
         "",
-        ada.id.toUpperCase(),
+        // another spelling only if the id has a letter (an all-digit uuid upper-cases to itself)
+        ...(ada.id.toUpperCase() === ada.id ? [] : [ada.id.toUpperCase()]),
         `{${ada.id}}`,
         ada.id.replaceAll("-", ""),
         ` ${ada.id}`,
@@ -913,7 +914,10 @@ const runScenario = (commands: ReadonlyArray<Command>) =>
       if (t._tag === "Foreign" || ids.length === 0)
         return { id: t._tag === "Foreign" ? t.id : neverCreated, n: undefined }
       const n = t.n % ids.length
-      return t._tag === "Created" ? { id: ids[n]!, n } : { id: ids[n]!.toUpperCase(), n: undefined }
+      if (t._tag === "Created") return { id: ids[n]!, n }
+      // an all-digit uuid upper-cases to itself, and then it does name the account
+      const upper = ids[n]!.toUpperCase()
+      return { id: upper, n: upper === ids[n] ? n : undefined }
     }
     const resolve = (t: Target) => {
       previous = pick(t)
