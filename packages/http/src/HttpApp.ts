@@ -272,11 +272,6 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
     })
   )
 
-// One spelling per resource, letter case included (Effect's router ignores
-// case in static path parts by default): `/API/v1/items` is a 404. The rest
-// of the canonical form is `CanonicalPath`'s.
-const routerConfig = { caseSensitive: true } as const
-
 /**
  * An in-memory `Request` -> `Response` handler of the app, for tests and
  * serverless hosts. Effect's own access log is disabled (the pipeline writes
@@ -308,7 +303,7 @@ export const toWebHandler = <E>(
 } => {
   const { handler, dispose } = HttpRouter.toWebHandler(app.pipe(Layer.provide(HttpServer.layerServices)), {
     disableLogger: true,
-    routerConfig,
+    routerConfig: RouteTable.routerConfig,
     memoMap: options?.memoMap
   })
   return { handler: (request) => handler(request), dispose }
@@ -367,4 +362,8 @@ export const clientLayer = (
  * @category running
  */
 export const serve = <E, R>(app: Layer.Layer<never, E, R>) =>
-  HttpRouter.serve(app, { disableLogger: true, disableListenLog: true, routerConfig })
+  HttpRouter.serve(app, {
+    disableLogger: true,
+    disableListenLog: true,
+    routerConfig: RouteTable.routerConfig
+  })

@@ -202,13 +202,21 @@ export const withHeaders =
 export const policyOf = (options: {
   readonly endpoint: { readonly annotations: Context.Context<never> }
   readonly group: { readonly annotations: Context.Context<never> }
-}): string =>
-  Option.getOrElse(
+}): string => {
+  // Read per request (here and in `Authentication`): worked out once per endpoint.
+  const known = policies.get(options.endpoint)
+  if (known !== undefined) return known
+  const name = Option.getOrElse(
     Option.orElse(Context.getOption(options.endpoint.annotations, PolicyName), () =>
       Context.getOption(options.group.annotations, PolicyName)
     ),
     () => "default"
   )
+  policies.set(options.endpoint, name)
+  return name
+}
+
+const policies = new WeakMap<object, string>()
 
 /**
  * The limiter over a `RateLimitStore`.

@@ -8,6 +8,16 @@ import * as Effect from "effect/Effect"
 import * as FindMyWay from "effect/http/FindMyWay"
 import * as HttpRouter from "effect/http/HttpRouter"
 
+/**
+ * How the served router matches paths, and so this table: letter case
+ * included (Effect's router ignores case in static path text by default),
+ * so `/API/v1/items` is a 404 (the rest of the canonical form is
+ * `CanonicalPath`'s).
+ *
+ * @internal
+ */
+export const routerConfig = { caseSensitive: true } as const
+
 const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY"] as const
 
 /** @internal */
@@ -18,8 +28,7 @@ export interface RouteTable {
 
 /** @internal */
 export const make = (): RouteTable => {
-  // as the served router: case-sensitive (see `HttpApp`)
-  const router = FindMyWay.make<true>({ caseSensitive: true })
+  const router = FindMyWay.make<true>(routerConfig)
   const seen = new Set<string>()
   const on = (method: string, path: HttpRouter.PathInput) => {
     const key = `${method} ${path}`
