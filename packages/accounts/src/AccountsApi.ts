@@ -108,6 +108,9 @@ export const Code = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLengt
 
 const opaque = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512))
 
+// The most verification keys a JWKS document lists (`JwtKeys` refuses more).
+const JwksMaxKeys = 100
+
 /**
  * An access token and its refresh token.
  *
@@ -115,10 +118,10 @@ const opaque = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512
  * @category schemas
  */
 export const TokenPair = Schema.Struct({
-  access_token: Schema.String,
+  access_token: Schema.String.check(Schema.isMaxLength(8192)),
   token_type: Schema.Literal("Bearer"),
-  expires_in: Schema.Int,
-  refresh_token: Schema.String
+  expires_in: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2_147_483_647 })),
+  refresh_token: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512))
 })
 
 /**
@@ -136,8 +139,8 @@ export type TokenPair = typeof TokenPair.Type
  */
 export const MfaChallenge = Schema.Struct({
   mfa_required: Schema.Literal(true),
-  mfa_token: Schema.String,
-  expires_in: Schema.Int
+  mfa_token: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(512)),
+  expires_in: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2_147_483_647 }))
 })
 
 /**
@@ -165,12 +168,12 @@ export const CaptchaHeaders = {
 export const User = <R extends string>(roles: Schema.Literals<ReadonlyArray<R>>) =>
   Schema.Struct({
     id: UserId,
-    email: Schema.String,
-    name: Schema.NullOr(Schema.String),
-    roles: Schema.Array(roles),
+    email: Schema.String.check(Schema.isMaxLength(320)),
+    name: Schema.NullOr(Schema.String.check(Schema.isMaxLength(100))),
+    roles: Schema.Array(roles).check(Schema.isMaxLength(roles.literals.length)),
     mfaEnabled: Schema.Boolean,
-    createdAt: Schema.DateTimeUtcFromString,
-    updatedAt: Schema.DateTimeUtcFromString
+    createdAt: Entity.Timestamp,
+    updatedAt: Entity.Timestamp
   })
 
 /**
@@ -210,10 +213,10 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
   const UserSchema = User(policy.Role)
   const Me = Schema.Struct({
     id: UserId,
-    email: Schema.String,
-    name: Schema.NullOr(Schema.String),
-    roles: Schema.Array(policy.Role),
-    permissions: Schema.Array(policy.Permission),
+    email: Schema.String.check(Schema.isMaxLength(320)),
+    name: Schema.NullOr(Schema.String.check(Schema.isMaxLength(100))),
+    roles: Schema.Array(policy.Role).check(Schema.isMaxLength(policy.roles.length)),
+    permissions: Schema.Array(policy.Permission).check(Schema.isMaxLength(policy.permissions.length)),
     mfaEnabled: Schema.Boolean
   })
 
@@ -271,12 +274,19 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
         .annotateMerge(RateLimit.policy("auth")),
       HttpApiEndpoint.get("me", "/me", { success: Me }).annotate(OpenApi.Summary, "The signed-in account"),
       HttpApiEndpoint.post("mfaEnroll", "/mfa/enroll", {
-        success: Schema.Struct({ secret: Schema.String, otpauth_uri: Schema.String }),
+        success: Schema.Struct({
+          secret: Schema.String.check(Schema.isMaxLength(128)),
+          otpauth_uri: Schema.String.check(Schema.isMaxLength(2048))
+        }),
         error: Problem.Conflict
       }).annotate(OpenApi.Summary, "Start MFA enrolment"),
       HttpApiEndpoint.post("mfaConfirm", "/mfa/confirm", {
         payload: Schema.Struct({ code: Code }),
-        success: Schema.Struct({ recovery_codes: Schema.Array(Schema.String) }),
+        success: Schema.Struct({
+          recovery_codes: Schema.Array(Schema.String.check(Schema.isMaxLength(64))).check(
+            Schema.isMaxLength(64)
+          )
+        }),
         error: Problem.Conflict
       }).annotate(OpenApi.Summary, "Confirm MFA and get recovery codes"),
       HttpApiEndpoint.post("mfaDisable", "/mfa/disable", {
@@ -337,7 +347,11 @@ export const make = <P extends string, R extends string>(options: Options<P, R>)
   const jwks = HttpApiGroup.make("jwks")
     .add(
       HttpApiEndpoint.get("jwks", "/.well-known/jwks.json", {
-        success: Schema.Struct({ keys: Schema.Array(Schema.Record(Schema.String, Schema.Unknown)) })
+        success: Schema.Struct({
+          keys: Schema.Array(Schema.Record(Schema.String, Schema.Unknown)).check(
+            Schema.isMaxLength(JwksMaxKeys)
+          )
+        })
       }).annotate(OpenApi.Summary, "Public signing keys (JWKS)")
     )
     .middleware(RateLimit.Middleware)

@@ -368,6 +368,15 @@ const publicVerifyKey = Effect.fnUntraced(function* (
 const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g
 
 /**
+ * The most verification keys `fromPublicKeys` takes: the JWKS endpoint
+ * documents this bound.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const maxPublicKeys = 99
+
+/**
  * Reads verification-only public keys: one or more PEM blocks (SPKI,
  * PKCS#1 or a certificate), a public JWK, or a JWKS `{"keys":[...]}` with the
  * current and older keys. Each key's algorithm follows from its type (EC
@@ -393,6 +402,9 @@ export const fromPublicKeys = Effect.fnUntraced(function* (
     const parsed = yield* parseJson(text, source)
     if (isRecord(parsed) && Array.isArray(parsed.keys)) {
       if (parsed.keys.length === 0) return yield* fail(source, "is a JWKS without keys")
+      if (parsed.keys.length > maxPublicKeys) {
+        return yield* fail(source, `lists ${parsed.keys.length} keys; at most ${maxPublicKeys} are served`)
+      }
       return yield* Effect.forEach(parsed.keys, (jwk) => publicFromJwk(jwk, source))
     }
     return [yield* publicFromJwk(parsed, source)]

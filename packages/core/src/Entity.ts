@@ -28,12 +28,14 @@ import * as SchemaTransformation from "effect/SchemaTransformation"
  * @since 0.1.0
  * @category building blocks
  */
-export const Uuid = Schema.String.pipe(
-  Schema.decodeTo(
-    Schema.String.check(Schema.isUUID(), Schema.isLowercased()),
-    SchemaTransformation.toLowerCase()
+export const Uuid = Schema.String.annotate({ format: "uuid" })
+  .check(Schema.isMaxLength(36))
+  .pipe(
+    Schema.decodeTo(
+      Schema.String.check(Schema.isUUID(), Schema.isLowercased()),
+      SchemaTransformation.toLowerCase()
+    )
   )
-).annotate({ format: "uuid" })
 
 /**
  * Text that a database can store exactly: well-formed Unicode (no lone
@@ -65,6 +67,25 @@ export const Text = Schema.String.check(
 export const Identifiable = <IdSchema extends IdField>(id: IdSchema): { readonly id: IdSchema } => ({ id })
 
 /**
+ * A moment in UTC: an ISO-8601 string on the wire (at most 64 characters,
+ * documented as `date-time`), a `DateTime.Utc` in code, `timestamptz` in
+ * Postgres.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Entity } from "@org/core"
+ * const PublishedAt = Schema.NullOr(Entity.Timestamp)
+ * ```
+ *
+ * @since 0.3.0
+ * @category building blocks
+ */
+export const Timestamp = Schema.String.annotate({ format: "date-time" })
+  .check(Schema.isMaxLength(64))
+  .pipe(Schema.decodeTo(Schema.DateTimeUtcFromString))
+
+/**
  * Fields of an entity that records when it was created and last changed
  * (ISO-8601 strings on the wire, `DateTime.Utc` in code).
  *
@@ -72,8 +93,8 @@ export const Identifiable = <IdSchema extends IdField>(id: IdSchema): { readonly
  * @category building blocks
  */
 export const Timestamped = {
-  createdAt: Schema.DateTimeUtcFromString,
-  updatedAt: Schema.DateTimeUtcFromString
+  createdAt: Timestamp,
+  updatedAt: Timestamp
 } as const
 
 /**
@@ -84,7 +105,7 @@ export const Timestamped = {
  * @category building blocks
  */
 export const SoftDeletable = {
-  deletedAt: Schema.NullOr(Schema.DateTimeUtcFromString)
+  deletedAt: Schema.NullOr(Timestamp)
 } as const
 
 /**

@@ -70,6 +70,7 @@ export const PageSize = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum:
 // zero, so `?page=1e3` or `?page=+1` is refused, not read as 1000 or 1.
 const digits = (max: number) =>
   Schema.String.check(
+    Schema.isMaxLength(9),
     Schema.isPattern(/^[1-9][0-9]{0,8}$/u, { expected: "a positive integer written in digits" })
   ).pipe(
     Schema.decodeTo(
@@ -192,7 +193,7 @@ export const makePage = <A>(
  */
 export const Page = <S extends Schema.Top>(item: S) =>
   Schema.Struct({
-    items: Schema.Array(item),
+    items: Schema.Array(item).check(Schema.isMaxLength(maxSize)),
     page: PageNumber,
     size: PageSize,
     total: Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)),

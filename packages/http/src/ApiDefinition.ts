@@ -53,22 +53,39 @@ const header = (description: string, schema: object) => ({ description, schema }
 
 const rateLimitHeaders = {
   RateLimit: header('The client\'s window: `"<policy>";r=<remaining>;t=<seconds until a unit is regained>`', {
-    type: "string"
+    type: "string",
+    maxLength: 128,
+    pattern: '^"[^"\\\\]{1,64}";r=[0-9]{1,10};t=[0-9]{1,10}$'
   }),
-  "RateLimit-Policy": header('The policy: `"<policy>";q=<quota>;w=<window seconds>`', { type: "string" })
+  "RateLimit-Policy": header('The policy: `"<policy>";q=<quota>;w=<window seconds>`', {
+    type: "string",
+    maxLength: 128,
+    pattern: '^"[^"\\\\]{1,64}";q=[0-9]{1,10};w=[0-9]{1,10}$'
+  })
 }
 
 const retryAfter = header("Seconds to wait before trying again (never earlier than a retry would pass).", {
   type: "integer",
-  minimum: 0
+  format: "int32",
+  minimum: 0,
+  maximum: 2_147_483_647
 })
+
+const allowOrigin = header(
+  "Sent when the request's `Origin` is one the server allows (CORS); absent otherwise.",
+  { type: "string", maxLength: 2048, format: "uri" }
+)
+
+// Answered before the endpoint's middleware runs (the router's 405, the body
+// limit's 413, the content type's 415): the rate limit never sees them.
+const beforeLimiter = new Set(["405", "413", "415"])
 
 type Responses = Record<string, { headers?: Record<string, unknown> } & Record<string, unknown>>
 
 // The headers the pipeline adds that HttpApi cannot see: an operation that
-// declares a 429 is rate limited, so its 429 and 2xx responses carry the
-// rate-limit headers (the 429 `Retry-After` too); every 503 may carry
-// `Retry-After`.
+// declares a 429 is rate limited, so every response it can answer after the
+// limiter carries the rate-limit headers (the 429 `Retry-After` too); every
+// 503 may carry `Retry-After`; any response may carry the CORS origin.
 const documentHeaders = (spec: {
   readonly paths?: Record<string, Record<string, { responses?: Responses }>>
 }) => {
@@ -82,13 +99,38 @@ const documentHeaders = (spec: {
           status === "429"
             ? { ...rateLimitHeaders, "Retry-After": retryAfter }
             : status === "503"
-              ? { "Retry-After": retryAfter }
-              : limited && status.startsWith("2")
+              ? { ...(limited ? rateLimitHeaders : {}), "Retry-After": retryAfter }
+              : limited && !beforeLimiter.has(status)
                 ? rateLimitHeaders
-                : undefined
-        if (extra !== undefined) response.headers = { ...extra, ...response.headers }
+                : {}
+        response.headers = { "Access-Control-Allow-Origin": allowOrigin, ...extra, ...response.headers }
       }
     }
   }
-  return spec
+  return documentIntegers(spec)
+}
+
+const int32 = 2_147_483_647
+
+// Every integer schema gets its `format`: Effect's `Schema.Int` is a safe
+// integer (its JSON Schema already says so with `minimum`/`maximum`), which
+// fits int64, and int32 when its bounds do.
+const documentIntegers = <A>(node: A): A => {
+  if (Array.isArray(node)) {
+    for (const element of node) documentIntegers(element)
+  } else if (typeof node === "object" && node !== null) {
+    const schema = node as Record<string, unknown>
+    if (schema.type === "integer" && schema.format === undefined) {
+      const { minimum, maximum } = schema
+      schema.format =
+        typeof minimum === "number" &&
+        typeof maximum === "number" &&
+        minimum >= -int32 - 1 &&
+        maximum <= int32
+          ? "int32"
+          : "int64"
+    }
+    for (const value of Object.values(schema)) documentIntegers(value)
+  }
+  return node
 }

@@ -193,28 +193,28 @@ export const layer = (
                 Option.isNone(limiter)
                   ? Effect.fail(refused)
                   : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-                      Effect.andThen(
-                        limiter.value.take(
+                      limiter.value
+                        .take(
                           RateLimit.policyOf({ endpoint, group }),
                           `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
-                        ),
-                        Effect.fail(refused)
-                      )
+                        )
+                        .pipe(Effect.flatMap(RateLimit.announce), Effect.andThen(Effect.fail(refused)))
                     )
               )
             )
             // An authenticated client is limited by subject (with a rate-limit layer present).
-            const outcome = Option.isSome(limiter)
-              ? yield* limiter.value.take(RateLimit.policyOf({ endpoint, group }), `sub:${principal.subject}`)
-              : Option.none()
+            if (Option.isSome(limiter)) {
+              yield* RateLimit.announce(
+                yield* limiter.value.take(RateLimit.policyOf({ endpoint, group }), `sub:${principal.subject}`)
+              )
+            }
             const required = Context.getOption(endpoint.annotations, RequiredPermissions)
             if (Option.isSome(required) && !required.value.some((p) => principal.permissions.has(p))) {
               return yield* Effect.fail(
                 new Problem.Forbidden({ detail: `This needs the permission ${required.value.join(" or ")}.` })
               )
             }
-            const response = yield* Effect.provideService(httpEffect, Principal.CurrentPrincipal, principal)
-            return RateLimit.withHeaders(outcome)(response)
+            return yield* Effect.provideService(httpEffect, Principal.CurrentPrincipal, principal)
           })
       })
     })

@@ -42,6 +42,14 @@ import * as Filters from "./Filters.ts"
 import * as Preconditions from "./Preconditions.ts"
 import * as Problem from "./Problem.ts"
 
+// A strong ETag of a version number, and the If-Match / If-None-Match lists a
+// client may send (longer is a 400).
+const EtagHeader = Schema.String.check(Schema.isMaxLength(24))
+const ConditionHeader = Schema.String.check(Schema.isMaxLength(1024))
+
+// Longer than any list of distinct allowed fields needs.
+const maxSortLength = 1024
+
 /**
  * The `sort` query parameter: a comma list of allowed fields, `-` for
  * descending (`sort=-price,name`). An unknown or repeated field is a 400
@@ -64,6 +72,7 @@ export const SortParam = <const Field extends string>(allowed: ReadonlyArray<Fie
   const parts = (s: string) =>
     s === "" ? [] : s.split(",").map((part) => (part.startsWith("-") ? part.slice(1) : part).trim())
   const checked = Schema.String.check(
+    Schema.isMaxLength(maxSortLength),
     Schema.makeFilter((s: string) => {
       const fields = parts(s)
       const unknown = fields.find((field) => !isAllowed(field))
@@ -169,8 +178,8 @@ export const make = <
   const update = options.update ?? (entity.update as unknown as Update)
   const schema: D["schema"] = entity.schema
   const versioned = <S extends Schema.Top>(success: S) =>
-    HttpApiSchema.WithHeaders(success, { etag: Schema.String })
-  const ifMatch = { "if-match": Schema.optionalKey(Schema.String) }
+    HttpApiSchema.WithHeaders(success, { etag: EtagHeader })
+  const ifMatch = { "if-match": Schema.optionalKey(ConditionHeader) }
   return HttpApiGroup.make(name)
     .add(
       annotated(
@@ -202,8 +211,8 @@ export const make = <
         HttpApiEndpoint.post("create", "/", {
           payload: create,
           success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
-            location: Schema.String,
-            etag: Schema.String
+            location: Schema.String.check(Schema.isMaxLength(2048)),
+            etag: EtagHeader
           }),
           error: Problem.Conflict
         }).annotate(OpenApi.Summary, `Create a ${entity.name}`)
@@ -212,7 +221,7 @@ export const make = <
         "get",
         HttpApiEndpoint.get("get", "/:id", {
           params,
-          headers: { "if-none-match": Schema.optionalKey(Schema.String) },
+          headers: { "if-none-match": Schema.optionalKey(ConditionHeader) },
           success: versioned(schema),
           error: Problem.NotFound
         })
@@ -251,7 +260,7 @@ const documentNotModified = (operation: { readonly responses?: object }): object
     ...operation.responses,
     "304": {
       description: "Not Modified: the entity still has the version named in `If-None-Match`.",
-      headers: { ETag: { schema: { type: "string" }, description: "The current version." } }
+      headers: { ETag: { schema: { type: "string", maxLength: 24 }, description: "The current version." } }
     }
   }
 })

@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import type * as Entity from "@org/core/Entity"
+import * as Entity from "@org/core/Entity"
 import * as Specification from "@org/core/Specification"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
@@ -81,9 +81,20 @@ const fieldSchema = (definition: Entity.Any, field: string): Entity.Field =>
     ? (definition.fields[field] ?? Schema.String)
     : field === "id"
       ? definition.idSchema
-      : Schema.DateTimeUtcFromString
+      : Entity.Timestamp
+
+/**
+ * The longest filter value taken, in characters (a comma list included);
+ * longer is a 400. OpenAPI states it on every text operand.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const maxValueLength = 1024
 
 const parseOne = (definition: Entity.Any, parameter: string, raw: string): Parsed => {
+  if (raw.length > maxValueLength)
+    return Result.fail(problem(parameter, `is longer than ${maxValueLength} characters`))
   const match = key.exec(parameter)
   const field = match?.[1]
   if (field === undefined || !definition.filterable.includes(field)) {
@@ -182,6 +193,12 @@ const valueJsonSchema = (schema: Entity.Field): Record<string, unknown> => {
   return value === undefined || JSON.stringify(value).includes("$ref") ? { type: "string" } : value
 }
 
+// A text operand is never longer than `maxValueLength`, whatever its field says.
+const bounded = (value: Record<string, unknown>): Record<string, unknown> =>
+  value.type === "string" && !(typeof value.maxLength === "number" && value.maxLength <= maxValueLength)
+    ? { ...value, maxLength: maxValueLength }
+    : value
+
 /**
  * The filters of an entity as OpenAPI query parameters: one `deepObject`
  * parameter per filterable field (`price[gte]=10`), its operators as
@@ -209,8 +226,12 @@ export const openApiParameters = (
   definition.filterable
     .filter((field) => !reserved.includes(field))
     .map((field) => {
-      const value = valueJsonSchema(fieldSchema(definition, field))
-      const list = { type: "string", description: "a comma-separated list of values" }
+      const value = bounded(valueJsonSchema(fieldSchema(definition, field)))
+      const list = {
+        type: "string",
+        maxLength: maxValueLength,
+        description: "a comma-separated list of values"
+      }
       const properties: Record<string, unknown> = {
         eq: value,
         ne: value,
@@ -219,11 +240,15 @@ export const openApiParameters = (
         gt: value,
         gte: value,
         in: list,
-        between: { type: "string", description: "low,high (both included)" },
+        between: { type: "string", maxLength: maxValueLength, description: "low,high (both included)" },
         ...(value.type === "string"
           ? {
-              like: { type: "string", description: "a LIKE pattern: % any run, _ one character, \\ escapes" },
-              ilike: { type: "string", description: "like, ignoring ASCII case" }
+              like: {
+                type: "string",
+                maxLength: maxValueLength,
+                description: "a LIKE pattern: % any run, _ one character, \\ escapes"
+              },
+              ilike: { type: "string", maxLength: maxValueLength, description: "like, ignoring ASCII case" }
             }
           : {}),
         null: { type: "boolean" }

@@ -57,7 +57,7 @@ export const defaultTimeout: Duration.Duration = Duration.seconds(2)
  */
 export const CheckResult = Schema.Struct({
   status: Schema.Literals(["pass", "fail"]),
-  output: Schema.optionalKey(Schema.String)
+  output: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200)))
 }).annotate({ identifier: "HealthCheckResult" })
 
 /**

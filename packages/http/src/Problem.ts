@@ -89,6 +89,22 @@ export const types = {
 export const Location = Schema.Literals(["body", "query", "path", "header"])
 
 /**
+ * The longest each member of a problem body gets, in characters (`errors`:
+ * entries). `middleware` truncates a longer `detail` and drops a longer
+ * `instance`; the OpenAPI document states the same bounds.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const limits = {
+  type: 200,
+  title: 200,
+  detail: 2048,
+  instance: 1024,
+  errors: 50
+} as const
+
+/**
  * One failing request value of a validation problem: where it is (`in`), a
  * JSON Pointer (RFC 6901) to it inside that part (`""` for the whole part)
  * and why it was rejected. The rejected value itself is never echoed.
@@ -98,8 +114,8 @@ export const Location = Schema.Literals(["body", "query", "path", "header"])
  */
 export const FieldError = Schema.Struct({
   in: Location,
-  pointer: Schema.String,
-  message: Schema.String
+  pointer: Schema.String.check(Schema.isMaxLength(1024)),
+  message: Schema.String.check(Schema.isMaxLength(200))
 }).annotate({ identifier: "FieldError" })
 
 /**
@@ -117,13 +133,13 @@ export type FieldError = typeof FieldError.Type
  * @category schemas
  */
 export const Body = Schema.Struct({
-  type: Schema.String,
-  title: Schema.String,
-  status: Schema.Int,
-  detail: Schema.optionalKey(Schema.String),
-  instance: Schema.optionalKey(Schema.String),
-  requestId: Schema.optionalKey(Schema.String),
-  errors: Schema.optionalKey(Schema.Array(FieldError))
+  type: Schema.String.check(Schema.isMaxLength(limits.type)),
+  title: Schema.String.check(Schema.isMaxLength(limits.title)),
+  status: Schema.Int.check(Schema.isBetween({ minimum: 400, maximum: 599 })),
+  detail: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(limits.detail))),
+  instance: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(limits.instance))),
+  requestId: Schema.optionalKey(RequestId.Token),
+  errors: Schema.optionalKey(Schema.Array(FieldError).check(Schema.isMaxLength(limits.errors)))
 }).annotate({ identifier: "Problem" })
 
 /**
@@ -138,9 +154,16 @@ export type Body = typeof Body.Type
 // Typed problems
 // -----------------------------------------------------------------------------
 
+// Lenient like Effect's own members (a client decoding a problem ignores a
+// member of the wrong shape), and bounded.
+const lenientMember = <S extends Schema.Constraint>(schema: S) =>
+  Schema.optionalKey(schema).pipe(Schema.catchDecoding(() => Effect.succeedNone))
+
 const commonFields = {
+  detail: lenientMember(Schema.String.check(Schema.isMaxLength(limits.detail))),
+  instance: lenientMember(Schema.String.check(Schema.isMaxLength(limits.instance))),
   /** The `X-Request-ID` of the request; filled in by `middleware`. */
-  requestId: Schema.optionalKey(Schema.String)
+  requestId: Schema.optionalKey(RequestId.Token)
 }
 
 // Same text as effect's, so that both conditional types are one type.
@@ -241,7 +264,7 @@ const retryAfterHeader = (problem: { readonly retryAfter?: number | undefined })
 export class BadRequest extends Class<BadRequest>()(
   "ValidationProblem",
   { type: types.validation, status: 400, title: "Bad Request" },
-  { errors: Schema.optionalKey(Schema.Array(FieldError)) }
+  { errors: Schema.optionalKey(Schema.Array(FieldError).check(Schema.isMaxLength(limits.errors))) }
 ) {}
 
 /**
@@ -552,11 +575,13 @@ export const generic = (status: number): Body => ({
 // Request validation
 // -----------------------------------------------------------------------------
 
-const maxErrors = 50
+const maxErrors = limits.errors
 const maxMessageLength = 200
 const maxSegmentLength = 100
+const maxPointerLength = 1024
 
-const truncate = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max)}…` : s)
+// At most `max` characters, the last an ellipsis when cut.
+const truncate = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s)
 
 const escapePointerSegment = (segment: PropertyKey): string =>
   truncate(String(segment), maxSegmentLength).replaceAll("~", "~0").replaceAll("/", "~1")
@@ -600,12 +625,15 @@ export const fieldErrors = (
     .issues.slice(0, maxErrors)
     .map((entry) => ({
       in: location,
-      pointer: (entry.path ?? [])
-        .map(
-          (segment) =>
-            `/${escapePointerSegment(typeof segment === "object" && segment !== null ? segment.key : segment)}`
-        )
-        .join(""),
+      pointer: truncate(
+        (entry.path ?? [])
+          .map(
+            (segment) =>
+              `/${escapePointerSegment(typeof segment === "object" && segment !== null ? segment.key : segment)}`
+          )
+          .join(""),
+        maxPointerLength
+      ),
       message: truncate(entry.message, maxMessageLength)
     }))
 
@@ -736,8 +764,6 @@ export interface MiddlewareOptions {
 const mediaTypeOf = (response: HttpServerResponse.HttpServerResponse): string =>
   (response.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
 
-const maxInstanceLength = 1024
-
 const pathOf = (url: string): string => {
   const end = url.search(/[?#]/)
   return end === -1 ? url : url.slice(0, end)
@@ -756,15 +782,16 @@ const finish = (
   context: { readonly instance: string; readonly requestId: string }
 ): HttpServerResponse.HttpServerResponse => {
   const base = generic(response.status)
-  const { type, title, status: _status, instance, requestId: _requestId, ...rest } = problem
+  const { type, title, status: _status, detail, instance, requestId: _requestId, ...rest } = problem
   const body = {
-    type: typeof type === "string" ? type : base.type,
-    title: typeof title === "string" ? title : base.title,
+    type: typeof type === "string" && type.length <= limits.type ? type : base.type,
+    title: typeof title === "string" && title.length <= limits.title ? title : base.title,
     status: response.status,
     ...rest,
-    ...(typeof instance === "string"
+    ...(typeof detail === "string" ? { detail: truncate(detail, limits.detail) } : {}),
+    ...(typeof instance === "string" && instance.length <= limits.instance
       ? { instance }
-      : context.instance.length > maxInstanceLength
+      : context.instance.length > limits.instance
         ? {}
         : { instance: context.instance }),
     ...(context.requestId === "" ? {} : { requestId: context.requestId })

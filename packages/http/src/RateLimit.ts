@@ -31,6 +31,7 @@ import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as HttpEffect from "effect/http/HttpEffect"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
@@ -77,6 +78,17 @@ export const policy = (name: string): Context.Context<never> => Context.make(Pol
 export const exempt: Context.Context<never> = policy("none")
 
 /**
+ * A policy's name: 1 to 64 of `[A-Za-z0-9._-]` (it is quoted in headers).
+ *
+ * @since 0.3.0
+ * @category schemas
+ */
+export const PolicyNameSchema = Schema.String.check(
+  Schema.isMaxLength(64),
+  Schema.isPattern(/^[A-Za-z0-9._-]{1,64}$/u)
+)
+
+/**
  * 429: a rate limit refused the request. `retryAfter` (whole seconds) is
  * also `Retry-After`; the policy's `RateLimit-Policy` and `RateLimit`
  * headers come with it.
@@ -88,10 +100,10 @@ export class Exceeded extends Problem.Class<Exceeded>()(
   "RateLimitedProblem",
   { type: Problem.types.tooManyRequests, status: 429, title: "Too Many Requests" },
   {
-    retryAfter: Schema.Int,
-    policy: Schema.String,
-    limit: Schema.Int,
-    windowSeconds: Schema.Int
+    retryAfter: Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 2_147_483_647 })),
+    policy: PolicyNameSchema,
+    limit: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 2_147_483_647 })),
+    windowSeconds: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 2_147_483_647 }))
   },
   {
     headers: (problem) => ({
@@ -193,6 +205,24 @@ export const withHeaders =
         })
 
 /**
+ * Sends the headers of an outcome with whatever response the request ends
+ * in: the handler's success, a problem it fails with, a 403 after the
+ * decision (a pre-response handler, so failures carry them too). A response
+ * that already has them (a 429) keeps its own.
+ *
+ * @since 0.3.0
+ * @category rendering
+ */
+export const announce = (
+  outcome: Option.Option<Outcome>
+): Effect.Effect<void, never, HttpServerRequest.HttpServerRequest> =>
+  Option.isNone(outcome)
+    ? Effect.void
+    : HttpEffect.appendPreResponseHandler((_request, response) =>
+        Effect.succeed("ratelimit" in response.headers ? response : withHeaders(outcome)(response))
+      )
+
+/**
  * The policy of an endpoint: its own annotation, else its group's, else
  * `default`.
  *
@@ -227,46 +257,57 @@ const policies = new WeakMap<object, string>()
 export const makeLimiter = (
   options: Options
 ): Effect.Effect<Limiter["Service"], never, RateLimiter.RateLimitStore> =>
-  Effect.map(RateLimiter.RateLimitStore, (store) =>
-    Limiter.of({
-      take: (name, client) => {
-        if (name === "none") return Effect.succeed(Option.none())
-        const policyName = name in options.policies ? name : "default"
-        const chosen = options.policies[policyName] ?? options.policies.default
-        return store.take(`${policyName}:${client}`, chosen).pipe(
-          Effect.flatMap((decision) =>
-            decision.allowed
-              ? Effect.succeed(Option.some({ policy: policyName, options: chosen, decision }))
-              : Effect.fail(
-                  new Exceeded({
-                    detail: "Too many requests. Wait before trying again.",
-                    retryAfter: seconds(decision.retryAfter),
-                    policy: policyName,
-                    limit: chosen.limit,
-                    windowSeconds: seconds(chosen.window)
-                  })
-                )
-          ),
-          Effect.catchTag("RateLimitUnavailable", (error) =>
-            Effect.andThen(
-              Effect.logWarning("rate limit store unavailable").pipe(
-                Effect.annotateLogs({ policy: policyName, onUnavailable: chosen.onUnavailable ?? "allow" }),
-                Effect.annotateLogs("cause", String(error.cause))
-              ),
-              chosen.onUnavailable === "refuse"
-                ? Effect.fail(
-                    new Problem.ServiceUnavailable({
-                      detail: "This request cannot be admitted right now. Try again shortly.",
-                      retryAfter: 5
+  Effect.flatMap(RateLimiter.RateLimitStore, (store) => {
+    const invalid = Object.keys(options.policies).filter((name) => !isPolicyName(name))
+    // A programming error: the names are the code's (or config keys it chose).
+    if (invalid.length > 0) {
+      return Effect.die(
+        new Error(`RateLimit: policy names must be 1 to 64 of [A-Za-z0-9._-], not ${invalid.join(", ")}`)
+      )
+    }
+    return Effect.succeed(
+      Limiter.of({
+        take: (name, client) => {
+          if (name === "none") return Effect.succeed(Option.none())
+          const policyName = name in options.policies ? name : "default"
+          const chosen = options.policies[policyName] ?? options.policies.default
+          return store.take(`${policyName}:${client}`, chosen).pipe(
+            Effect.flatMap((decision) =>
+              decision.allowed
+                ? Effect.succeed(Option.some({ policy: policyName, options: chosen, decision }))
+                : Effect.fail(
+                    new Exceeded({
+                      detail: "Too many requests. Wait before trying again.",
+                      retryAfter: seconds(decision.retryAfter),
+                      policy: policyName,
+                      limit: chosen.limit,
+                      windowSeconds: seconds(chosen.window)
                     })
                   )
-                : Effect.succeed(Option.none())
+            ),
+            Effect.catchTag("RateLimitUnavailable", (error) =>
+              Effect.andThen(
+                Effect.logWarning("rate limit store unavailable").pipe(
+                  Effect.annotateLogs({ policy: policyName, onUnavailable: chosen.onUnavailable ?? "allow" }),
+                  Effect.annotateLogs("cause", String(error.cause))
+                ),
+                chosen.onUnavailable === "refuse"
+                  ? Effect.fail(
+                      new Problem.ServiceUnavailable({
+                        detail: "This request cannot be admitted right now. Try again shortly.",
+                        retryAfter: 5
+                      })
+                    )
+                  : Effect.succeed(Option.none())
+              )
             )
           )
-        )
-      }
-    })
-  )
+        }
+      })
+    )
+  })
+
+const isPolicyName = Schema.is(PolicyNameSchema)
 
 const hasBearer = (request: HttpServerRequest.HttpServerRequest): boolean =>
   /^bearer\s/i.test(request.headers.authorization ?? "")
@@ -313,7 +354,7 @@ export const layer = (
                         ? `sub:${principal.value.subject}`
                         : `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
                     ),
-                    (outcome) => Effect.map(httpEffect, withHeaders(outcome))
+                    (outcome) => Effect.andThen(announce(outcome), httpEffect)
                   )
                 )
           )

@@ -29,7 +29,10 @@ export const headerName = "x-request-id"
  * @since 0.1.0
  * @category schemas
  */
-export const Token = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9._-]{1,128}$/u))
+export const Token = Schema.String.check(
+  Schema.isMaxLength(128),
+  Schema.isPattern(/^[A-Za-z0-9._-]{1,128}$/u)
+)
 
 /**
  * Whether a header value is a request id we accept from a caller.

@@ -271,6 +271,32 @@ describe("Problem", () => {
       }).pipe(Effect.scoped)
     )
 
+    it.effect("keeps every member within Problem.limits, as the document states (a long detail is cut)", () =>
+      Effect.gen(function* () {
+        const wordy = HttpRouter.add(
+          "GET",
+          "/wordy",
+          HttpServerResponse.jsonUnsafe(
+            {
+              type: "x".repeat(500),
+              title: "y".repeat(500),
+              detail: "z".repeat(10_000),
+              instance: "/".repeat(5000)
+            },
+            { status: 409, contentType: "application/problem+json" }
+          )
+        )
+        const app = yield* serve(widgetsApp({ routes: [wordy] }))
+        const reply = yield* app.call("GET", "/wordy")
+        // an overlong type or title falls back to the status's own
+        assertProblem(reply, 409, Problem.types.conflict)
+        assert.strictEqual(reply.body.title, "Conflict")
+        assert.strictEqual(reply.body.detail.length, Problem.limits.detail)
+        assert.isTrue(reply.body.detail.endsWith("…"))
+        assert.strictEqual(reply.body.instance, "/wordy")
+      }).pipe(Effect.scoped)
+    )
+
     it.effect("turns a non-problem error response of a plain route into a problem", () =>
       Effect.gen(function* () {
         const teapot = HttpRouter.add(

@@ -9,7 +9,12 @@ class Api extends HttpApp.api(
   HttpApi.make("limited")
     .add(
       HttpApiGroup.make("things").add(
-        HttpApiEndpoint.get("list", "/things", { success: Schema.Array(Schema.String) })
+        HttpApiEndpoint.get("list", "/things", { success: Schema.Array(Schema.String) }),
+        HttpApiEndpoint.post("create", "/things", {
+          payload: Schema.Struct({ name: Schema.String }),
+          success: Schema.String,
+          error: Problem.NotFound
+        })
       )
     )
     .add(
@@ -21,7 +26,11 @@ class Api extends HttpApp.api(
 ) {}
 
 const handlers = Layer.mergeAll(
-  HttpApiBuilder.group(Api, "things", (h) => h.handle("list", () => Effect.succeed(["a", "b"]))),
+  HttpApiBuilder.group(Api, "things", (h) =>
+    h
+      .handle("list", () => Effect.succeed(["a", "b"]))
+      .handle("create", () => Effect.fail(new Problem.NotFound({ detail: "No such shelf." })))
+  ),
   HttpApiBuilder.group(Api, "login", (h) => h.handle("login", () => Effect.succeed("ok")))
 )
 
@@ -74,6 +83,28 @@ describe("RateLimit", () => {
           [`"default";r=2`, `"default";r=1`, `"default";r=0`]
         )
         assertRefused(yield* client.call("GET", "/things"), "default", 3, 60)
+      }).pipe(Effect.scoped)
+  )
+
+  it.effect(
+    "a problem the route answers with carries the headers too (400 from decoding, 404 from the handler)",
+    () =>
+      Effect.gen(function* () {
+        const client = yield* serve(app())
+        const invalid = yield* client.call("POST", "/things", { body: JSON.stringify({ name: 1 }) })
+        assert.strictEqual(invalid.status, 400, invalid.text)
+        assert.strictEqual(invalid.headers.get("ratelimit-policy"), `"default";q=3;w=60`)
+        assert.match(invalid.headers.get("ratelimit") ?? "", /^"default";r=2;t=\d+$/)
+        const missing = yield* client.call("POST", "/things", { body: JSON.stringify({ name: "x" }) })
+        assert.strictEqual(missing.status, 404, missing.text)
+        assert.match(missing.headers.get("ratelimit") ?? "", /^"default";r=1;t=\d+$/)
+        assert.match((yield* client.call("GET", "/things")).headers.get("ratelimit") ?? "", /^"default";r=0;/)
+        assertRefused(
+          yield* client.call("POST", "/things", { body: JSON.stringify({ name: "x" }) }),
+          "default",
+          3,
+          60
+        )
       }).pipe(Effect.scoped)
   )
 

@@ -78,8 +78,19 @@ export class Api extends ApiDefinition.prepare(
         version: "0.1.0",
         description: "The bundled example service of the org service kit.",
         license: { name: "MIT", url: "https://opensource.org/license/mit" },
-        // relative: the server that serves the document serves the API
-        servers: [{ url: "/", description: "this server" }]
+        transform: (spec) => ({
+          ...spec,
+          info: { ...spec.info, contact: { name: "The example API's maintainers (see the README)" } },
+          // relative: the server that serves the document serves the API
+          servers: [
+            {
+              url: "/",
+              description:
+                "This server, wherever it runs: local in the quick start, staging or production when deployed.",
+              "x-internal": false
+            }
+          ]
+        })
       })
     )
 ) {}
