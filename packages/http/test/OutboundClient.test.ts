@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
+import { CircuitBreaker } from "@org/core"
 import { Effect, Layer } from "effect"
 import { FetchHttpClient, HttpClientRequest } from "effect/http"
 import { Dns, NetAddress } from "effect/net"
@@ -30,6 +31,8 @@ beforeAll(
           res.writeHead(302, { location: `http://localhost:${port}/secret` }).end()
         } else if (path === "/slow") {
           setTimeout(() => res.writeHead(200).end("late"), 1000)
+        } else if (path === "/down") {
+          res.writeHead(503).end()
         } else if (path.startsWith("/flaky") && count === 1) {
           res.writeHead(503).end()
         } else {
@@ -248,6 +251,28 @@ describe("OutboundClient", () => {
         assert.deepStrictEqual(result, { status: 200, body: "GET /flaky-get" })
         assert.strictEqual(hits.get("/flaky-get"), 2)
       })
+    )
+
+    it.live("a breaker per host opens after failing hops and then refuses without calling", () =>
+      Effect.gen(function* () {
+        const registry = yield* CircuitBreaker.Registry
+        const options = { ...local, breaker: registry }
+        const url = `http://127.0.0.1:${port}/down`
+        // Two 503s reach the caller as responses, and each counts as a failure.
+        assert.strictEqual((yield* send(options, url)).status, 503)
+        assert.strictEqual((yield* send(options, url)).status, 503)
+        const error = yield* Effect.flip(send(options, url))
+        assert.strictEqual(error._tag, "CircuitOpen")
+        assert.strictEqual(hits.get("/down"), 2)
+        // the breaker is the host's: the registry names it after the host
+        assert.strictEqual((yield* (yield* registry.get("127.0.0.1")).state).status, "open")
+      }).pipe(
+        Effect.provide(
+          CircuitBreaker.layerRegistry({
+            defaults: { trip: { consecutiveFailures: 2 }, openFor: "1 minute" }
+          })
+        )
+      )
     )
 
     it.live("does not retry a POST", () =>
