@@ -16,12 +16,12 @@ const definitions = [
 // another module: handlers, stores, SQL/Redis implementations, migrations,
 // the app pipeline, the runner, the adapter packages, drivers and Node.
 const serverCode = [
-  "^packages/(sql|redis|auth|server)/",
+  "^packages/(sql|redis|nats|auth|server)/",
   "^packages/http/src/(HttpApp|index)\\.ts$",
   "^packages/core/src/(index|RepositorySql|RepositoryMemory|RepositoryCache|RevocationStoreSql|UnitOfWork|TieredCache)\\.ts$",
   "^packages/accounts/src/(?!AccountsApi\\.ts$)",
   "^examples/[^/]+/src/(server/|main\\.ts$)",
-  "node_modules/(@effect/sql-pg|@effect/platform-node|@effect/platform-node-shared|@electric-sql|ioredis|jose|hash-wasm|@opentelemetry)/"
+  "node_modules/(@effect/sql-pg|@effect/platform-node|@effect/platform-node-shared|@electric-sql|ioredis|@nats-io|jose|hash-wasm|@opentelemetry)/"
 ]
 
 module.exports = {
@@ -59,10 +59,24 @@ module.exports = {
       from: { path: "^packages/http/src" },
       to: {
         path: [
-          "^packages/(sql|redis|auth|accounts|server|telemetry)/",
-          "^@org/(sql|redis|auth|accounts|server|telemetry)",
-          "^(@effect/sql-pg|@effect/platform-node|@electric-sql|ioredis|jose|hash-wasm|@opentelemetry)",
-          "node_modules/(@effect/sql-pg|@effect/platform-node|@electric-sql|ioredis|jose|hash-wasm|@opentelemetry)/"
+          "^packages/(sql|redis|nats|auth|accounts|server|telemetry)/",
+          "^@org/(sql|redis|nats|auth|accounts|server|telemetry)",
+          "^(@effect/sql-pg|@effect/platform-node|@electric-sql|ioredis|@nats-io|jose|hash-wasm|@opentelemetry)",
+          "node_modules/(@effect/sql-pg|@effect/platform-node|@electric-sql|ioredis|@nats-io|jose|hash-wasm|@opentelemetry)/"
+        ]
+      }
+    },
+    {
+      name: "nats-imports-core-effect-and-its-client",
+      comment: "@org/nats may import @org/core, effect and the @nats-io client, nothing else.",
+      severity: "error",
+      from: { path: "^packages/nats/src" },
+      to: {
+        pathNot: [
+          "^packages/nats/src",
+          "^packages/core/src",
+          "node_modules/(effect|@nats-io)/",
+          "node_modules/\\.pnpm/(effect|@nats-io)"
         ]
       }
     },

@@ -23,6 +23,7 @@ export const projects = [
   project("testing", "packages/testing"),
   project("sql", "packages/sql"),
   project("redis", "packages/redis"),
+  project("nats", "packages/nats"),
   project("auth", "packages/auth"),
   project("http", "packages/http"),
   project("server", "packages/server"),

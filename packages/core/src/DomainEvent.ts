@@ -20,10 +20,11 @@
  *
  * @since 0.3.0
  */
-import * as Effect from "effect/Effect"
+
 import * as Context from "effect/Context"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
@@ -91,7 +92,8 @@ export const withMetadata: {
   }
   const [effect, metadata] = args as [Effect.Effect<unknown, unknown, unknown>, Metadata]
   return Effect.flatMap(CurrentMetadata, (current) =>
-    Effect.provideService(effect, CurrentMetadata, { ...current, ...metadata }))
+    Effect.provideService(effect, CurrentMetadata, { ...current, ...metadata })
+  )
 }) as never
 
 const envelopeFields = {
@@ -146,9 +148,10 @@ export interface DomainEvent<Type extends string = string, Payload = unknown> {
  * @since 0.3.0
  * @category models
  */
-export type Encoded<Type extends string = string, Payload = Schema.Json> =
-  & Omit<typeof Envelope.Encoded, "type" | "payload">
-  & { readonly type: Type; readonly payload: Payload }
+export type Encoded<Type extends string = string, Payload = Schema.Json> = Omit<
+  typeof Envelope.Encoded,
+  "type" | "payload"
+> & { readonly type: Type; readonly payload: Payload }
 
 /**
  * An event whose payload does not decode with its definition's schema, or
@@ -188,7 +191,9 @@ export interface Definition<Type extends string, Payload extends Schema.Codec<an
   /** Encodes the payload: the form to store and send. */
   readonly toEnvelope: (event: DomainEvent<Type, Payload["Type"]>) => Effect.Effect<Envelope>
   /** Decodes an envelope of this type. */
-  readonly fromEnvelope: (envelope: Envelope) => Effect.Effect<DomainEvent<Type, Payload["Type"]>, EventDecodeError>
+  readonly fromEnvelope: (
+    envelope: Envelope
+  ) => Effect.Effect<DomainEvent<Type, Payload["Type"]>, EventDecodeError>
 }
 
 /**
@@ -197,7 +202,9 @@ export interface Definition<Type extends string, Payload extends Schema.Codec<an
  * @since 0.3.0
  * @category models
  */
-export type AnyDefinition = Definition<string, Schema.Codec<any, any, never, never>>
+// `any`: a definition's methods take its own payload type, so no single
+// payload type would accept every definition.
+export type AnyDefinition = Definition<any, any>
 
 /**
  * The typed event of a definition.
@@ -205,7 +212,8 @@ export type AnyDefinition = Definition<string, Schema.Codec<any, any, never, nev
  * @since 0.3.0
  * @category models
  */
-export type EventOf<D> = D extends Definition<infer Type, infer Payload> ? DomainEvent<Type, Payload["Type"]> : never
+export type EventOf<D> =
+  D extends Definition<infer Type, infer Payload> ? DomainEvent<Type, Payload["Type"]> : never
 
 const ids = SecureRandom.make(SecureRandom.randomBytesUnsafe)
 
@@ -217,17 +225,23 @@ const ids = SecureRandom.make(SecureRandom.randomBytesUnsafe)
  */
 export const nextId: Effect.Effect<string> = ids.uuidV7()
 
-const traceparentOf = (span: { readonly traceId: string; readonly spanId: string; readonly sampled: boolean }) =>
-  `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
+const traceparentOf = (span: {
+  readonly traceId: string
+  readonly spanId: string
+  readonly sampled: boolean
+}) => `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
 
 const currentMetadata: Effect.Effect<Metadata> = Effect.flatMap(CurrentMetadata, (metadata) =>
   metadata.traceparent !== undefined
     ? Effect.succeed(metadata)
     : Effect.map(Effect.option(Effect.currentSpan), (span) =>
-      Option.isSome(span) && /^[0-9a-f]{32}$/.test(span.value.traceId) && /^[0-9a-f]{16}$/.test(span.value.spanId)
-        ? { ...metadata, traceparent: traceparentOf(span.value) }
-        : metadata
-    ))
+        Option.isSome(span) &&
+        /^[0-9a-f]{32}$/.test(span.value.traceId) &&
+        /^[0-9a-f]{16}$/.test(span.value.spanId)
+          ? { ...metadata, traceparent: traceparentOf(span.value) }
+          : metadata
+      )
+)
 
 /**
  * Defines an event type.
@@ -302,10 +316,10 @@ export const define = <const Type extends string, Payload extends Schema.Codec<a
       envelope.type !== type
         ? Effect.fail(decodeError(envelope, `expected an event of type ${type}`))
         : envelope.version !== version
-        ? Effect.fail(decodeError(envelope, `expected version ${version}, got ${envelope.version}`))
-        : decodePayload(envelope.payload).pipe(
-          Effect.mapError((error) => decodeError(envelope, error.message)),
-          Effect.map((payload) => ({ ...envelope, type, payload }))
-        )
+          ? Effect.fail(decodeError(envelope, `expected version ${version}, got ${envelope.version}`))
+          : decodePayload(envelope.payload).pipe(
+              Effect.mapError((error) => decodeError(envelope, error.message)),
+              Effect.map((payload) => ({ ...envelope, type, payload }))
+            )
   }
 }

@@ -32,13 +32,19 @@
  *
  * @since 0.3.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
-import type * as Stream from "effect/Stream"
-import type * as DateTime from "effect/DateTime"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Random from "effect/Random"
+import * as Stream from "effect/Stream"
 import type * as DomainEvent from "./DomainEvent.ts"
+import * as UnitOfWork from "./UnitOfWork.ts"
 
 /**
  * An event leased to one claimer.
@@ -106,26 +112,38 @@ export class Outbox extends Context.Service<
     /** Settles a delivered event. False when the lease was lost. */
     readonly complete: (id: string, lease: string) => Effect.Effect<boolean>
     /** Returns an event for another attempt after `after`. False when the lease was lost. */
-    readonly retry: (id: string, lease: string, options: {
-      readonly after: Duration.Input
-      readonly completed: ReadonlyArray<string>
-      readonly error: string
-    }) => Effect.Effect<boolean>
+    readonly retry: (
+      id: string,
+      lease: string,
+      options: {
+        readonly after: Duration.Input
+        readonly completed: ReadonlyArray<string>
+        readonly error: string
+      }
+    ) => Effect.Effect<boolean>
     /** Parks an event after its last attempt. False when the lease was lost. */
-    readonly deadLetter: (id: string, lease: string, options: {
-      readonly completed: ReadonlyArray<string>
-      readonly error: string
-    }) => Effect.Effect<boolean>
+    readonly deadLetter: (
+      id: string,
+      lease: string,
+      options: {
+        readonly completed: ReadonlyArray<string>
+        readonly error: string
+      }
+    ) => Effect.Effect<boolean>
     /** Parked events, oldest first. */
-    readonly deadLetters: (options?: { readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<DeadLetter>>
+    readonly deadLetters: (options?: {
+      readonly limit?: number | undefined
+    }) => Effect.Effect<ReadonlyArray<DeadLetter>>
     /** Makes parked events pending again; returns how many were. */
     readonly replay: (ids: ReadonlyArray<string>) => Effect.Effect<number>
     /** One stored event by id, in whatever state (for tests and tools). */
-    readonly get: (id: string) => Effect.Effect<Option.Option<{
-      readonly state: "pending" | "delivered" | "dead"
-      readonly attempts: number
-      readonly completed: ReadonlyArray<string>
-    }>>
+    readonly get: (id: string) => Effect.Effect<
+      Option.Option<{
+        readonly state: "pending" | "delivered" | "dead"
+        readonly attempts: number
+        readonly completed: ReadonlyArray<string>
+      }>
+    >
     /** Signals that events may be due. */
     readonly wakeups: Stream.Stream<void>
   }
@@ -153,3 +171,271 @@ export class Inbox extends Context.Service<
     ) => Effect.Effect<Option.Option<A>, E, R>
   }
 >()("@org/core/Outbox/Inbox") {}
+
+/**
+ * A fresh lease token: 128 random bits from `Random`, as hex.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const makeLease: Effect.Effect<string> = Effect.map(
+  Effect.all(Array.from({ length: 4 }, () => Random.nextIntBetween(0, 0xffffffff))),
+  (parts) => parts.map((part) => part.toString(16).padStart(8, "0")).join("")
+)
+
+/**
+ * The milliseconds of a duration input, at least `min`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const millis = (input: Duration.Input, min = 0): number =>
+  Math.max(min, Math.ceil(Duration.toMillis(Duration.fromInputUnsafe(input))))
+
+interface MemoryRow {
+  readonly event: DomainEvent.Envelope
+  state: "pending" | "delivered" | "dead"
+  attempts: number
+  completed: ReadonlyArray<string>
+  availableAt: number
+  lease: string | undefined
+  leaseUntil: number
+  error: string | undefined
+  deadAt: number
+}
+
+const byId = (a: { readonly event: DomainEvent.Envelope }, b: { readonly event: DomainEvent.Envelope }) =>
+  a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0
+
+/**
+ * Makes an in-memory outbox for one process and tests. Time is the `Clock`
+ * of each call (so `TestClock.adjust` ends leases and retry delays).
+ * `append` joins the memory unit of work of `UnitOfWork.layerMemory` (an
+ * undo in its journal; the wakeup after its commit); outside a transaction
+ * it stores and wakes at once.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Outbox } from "@org/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const outbox = yield* Outbox.makeMemory
+ *   const claimed = yield* outbox.claim({ limit: 10, lease: "30 seconds" })
+ *   for (const { event, lease } of claimed) yield* outbox.complete(event.id, lease)
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const makeMemory: Effect.Effect<Outbox["Service"]> = Effect.gen(function* () {
+  const rows = new Map<string, MemoryRow>()
+  // One pending signal is as good as many: a sliding buffer of one never blocks `append`.
+  const signal = yield* PubSub.sliding<void>(1)
+  const wake = PubSub.publish(signal, undefined)
+  const owned = (id: string, lease: string): MemoryRow | undefined => {
+    const row = rows.get(id)
+    return row !== undefined && row.state === "pending" && row.lease === lease ? row : undefined
+  }
+  return Outbox.of({
+    append: (events) =>
+      Effect.flatMap(Effect.all([UnitOfWork.CurrentJournal, Clock.currentTimeMillis]), ([journal, now]) =>
+        Effect.suspend(() => {
+          for (const event of events) {
+            if (rows.has(event.id)) continue
+            rows.set(event.id, {
+              event,
+              state: "pending",
+              attempts: 0,
+              completed: [],
+              availableAt: now,
+              lease: undefined,
+              leaseUntil: 0,
+              error: undefined,
+              deadAt: 0
+            })
+            UnitOfWork.recordUndo(journal, () => rows.delete(event.id))
+          }
+          if (journal === undefined) return Effect.asVoid(wake)
+          journal.afterCommit.push(Effect.asVoid(wake))
+          return Effect.void
+        })
+      ),
+    claim: ({ lease, limit }) =>
+      Effect.flatMap(Effect.all([Clock.currentTimeMillis, makeLease]), ([now, token]) =>
+        Effect.sync(() => {
+          const due = [...rows.values()]
+            .filter((row) => row.state === "pending" && row.availableAt <= now && row.leaseUntil <= now)
+            .sort(byId)
+            .slice(0, Math.max(0, limit))
+          const until = now + millis(lease, 1)
+          return due.map((row): Claimed => {
+            row.lease = token
+            row.leaseUntil = until
+            row.attempts += 1
+            return { event: row.event, attempts: row.attempts, completed: row.completed, lease: token }
+          })
+        })
+      ),
+    complete: (id, lease) =>
+      Effect.sync(() => {
+        const row = owned(id, lease)
+        if (row === undefined) return false
+        row.state = "delivered"
+        row.lease = undefined
+        row.leaseUntil = 0
+        return true
+      }),
+    retry: (id, lease, options) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sync(() => {
+          const row = owned(id, lease)
+          if (row === undefined) return false
+          row.completed = [...new Set([...row.completed, ...options.completed])]
+          row.error = options.error
+          row.availableAt = now + millis(options.after)
+          row.lease = undefined
+          row.leaseUntil = 0
+          return true
+        })
+      ),
+    deadLetter: (id, lease, options) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.sync(() => {
+          const row = owned(id, lease)
+          if (row === undefined) return false
+          row.completed = [...new Set([...row.completed, ...options.completed])]
+          row.error = options.error
+          row.state = "dead"
+          row.deadAt = now
+          row.lease = undefined
+          row.leaseUntil = 0
+          return true
+        })
+      ),
+    deadLetters: (options) =>
+      Effect.sync(() =>
+        [...rows.values()]
+          .filter((row) => row.state === "dead")
+          .sort((a, b) => a.deadAt - b.deadAt || byId(a, b))
+          .slice(0, options?.limit ?? 100)
+          .map(
+            (row): DeadLetter => ({
+              event: row.event,
+              attempts: row.attempts,
+              completed: row.completed,
+              error: row.error ?? "",
+              deadAt: DateTime.makeUnsafe(row.deadAt)
+            })
+          )
+      ),
+    replay: (ids) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.flatMap(
+          Effect.sync(() => {
+            let n = 0
+            for (const id of new Set(ids)) {
+              const row = rows.get(id)
+              if (row === undefined || row.state !== "dead") continue
+              row.state = "pending"
+              row.attempts = 0
+              row.availableAt = now
+              n++
+            }
+            return n
+          }),
+          (n) => (n > 0 ? Effect.as(wake, n) : Effect.succeed(n))
+        )
+      ),
+    get: (id) =>
+      Effect.sync(() =>
+        Option.map(Option.fromNullishOr(rows.get(id)), (row) => ({
+          state: row.state,
+          attempts: row.attempts,
+          completed: row.completed
+        }))
+      ),
+    wakeups: Stream.fromPubSub(signal)
+  })
+})
+
+/**
+ * Provides an in-memory `Outbox` (see `makeMemory`), to use with
+ * `UnitOfWork.layerMemory`.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Outbox, UnitOfWork } from "@org/core"
+ *
+ * const Events = Layer.mergeAll(Outbox.layerMemory, Outbox.layerInboxMemory, UnitOfWork.layerMemory)
+ * ```
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<Outbox> = Layer.effect(Outbox, makeMemory)
+
+/**
+ * Makes an in-memory inbox. The (consumer, event) pair is taken before the
+ * effect runs, so a concurrent second delivery gets `None`; a failing or
+ * interrupted effect, or a rolled-back memory transaction, releases it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Outbox } from "@org/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const inbox = yield* Outbox.makeInboxMemory
+ *   return yield* inbox.once("audit", "0190e7a2-7c4e-7a1b-8c3d-4e5f60718293", Effect.succeed("written"))
+ * })
+ * ```
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const makeInboxMemory: Effect.Effect<Inbox["Service"]> = Effect.sync(() => {
+  const processed = new Set<string>()
+  return Inbox.of({
+    once: <A, E, R>(consumer: string, eventId: string, effect: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(UnitOfWork.CurrentJournal, (journal) => {
+        const key = JSON.stringify([consumer, eventId])
+        if (processed.has(key)) return Effect.succeedNone
+        processed.add(key)
+        return effect.pipe(
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              if (Exit.isFailure(exit)) processed.delete(key)
+              else UnitOfWork.recordUndo(journal, () => processed.delete(key))
+            })
+          ),
+          Effect.map(Option.some)
+        )
+      })
+  })
+})
+
+/**
+ * Provides an in-memory `Inbox` (see `makeInboxMemory`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Outbox } from "@org/core"
+ *
+ * const audit: Outbox.Consumer = {
+ *   name: "audit",
+ *   accepts: () => true,
+ *   handle: (event) =>
+ *     Effect.flatMap(Outbox.Inbox, (inbox) => inbox.once("audit", event.id, Effect.log(`audit ${event.id}`))).pipe(
+ *       Effect.provide(Outbox.layerInboxMemory)
+ *     )
+ * }
+ * ```
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerInboxMemory: Layer.Layer<Inbox> = Layer.effect(Inbox, makeInboxMemory)

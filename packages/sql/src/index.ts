@@ -14,7 +14,13 @@
  * @category modules
  */
 export * as Migrations from "./Migrations.ts"
-
+/**
+ * The transactional outbox and inbox on Postgres, with LISTEN/NOTIFY wakeups.
+ *
+ * @since 0.3.0
+ * @category modules
+ */
+export * as OutboxSql from "./OutboxSql.ts"
 /**
  * Postgres from `DATABASE_URL`, else embedded PGlite; readiness check.
  *
@@ -22,7 +28,6 @@ export * as Migrations from "./Migrations.ts"
  * @category modules
  */
 export * as PgDatabase from "./PgDatabase.ts"
-
 /**
  * An isolated, empty database per test layer.
  *
