@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Ajv2020 } from "ajv/dist/2020.js"
 import { Effect } from "effect"
-import { password, type Reply, serve } from "./client.ts"
+import { admin, password, type Reply, serve } from "./client.ts"
 
 type Operation = {
   readonly responses: Record<string, { readonly content?: Record<string, { schema?: unknown }> }>
@@ -123,6 +123,17 @@ describe("the OpenAPI document and the server agree", () => {
         yield* call("DELETE", `/api/v1/items/${id}`, undefined, auth)
         // users (admin only: a 403 for a user), password, logout
         yield* call("GET", "/api/v1/users", undefined, auth)
+        // the audit log: a user's 403, an admin's page (the item's events, delivered by now or not) and a 400
+        yield* call("GET", "/api/v1/audit", undefined, auth)
+        const boss = yield* call(
+          "POST",
+          "/api/v1/auth/login",
+          { email: admin.email, password: admin.password },
+          anonymous
+        )
+        const bossAuth = { authorization: `Bearer ${boss.body.access_token}` }
+        yield* call("GET", `/api/v1/audit?aggregateId=${id}`, undefined, bossAuth)
+        yield* call("GET", "/api/v1/audit?page=0", undefined, bossAuth)
         yield* call("PUT", `/api/v1/users/${created.body.ownerId}/roles`, { roles: ["admin"] }, auth)
         yield* call("DELETE", `/api/v1/users/${created.body.ownerId}`, undefined, auth)
         yield* call(

@@ -13,7 +13,7 @@
  */
 import { AccountsConfig } from "@org/accounts"
 import { Argon2, JwtKeys, SecretBox } from "@org/auth"
-import type { Captcha, RevocationStore } from "@org/core"
+import type { AuditLog, Captcha, RevocationStore } from "@org/core"
 import { type Cors, type Health, HttpApp, RateLimit } from "@org/http"
 import { Migrations, SqlTest } from "@org/sql"
 import { Duration, Effect, Layer, Logger, Redacted, Result, Schema } from "effect"
@@ -21,6 +21,7 @@ import type { Headers, HttpClientError, HttpClientResponse } from "effect/http"
 import type { SqlClient } from "effect/sql"
 import { makeClient } from "../src/client.ts"
 import * as App from "../src/server/App.ts"
+import * as Events from "../src/server/Events.ts"
 import { migrations } from "../src/server/Migrations.ts"
 import * as Stores from "../src/server/Stores.ts"
 
@@ -84,6 +85,8 @@ export interface AppOptions {
   readonly middlewares?: ReadonlyArray<HttpApp.Middleware>
   /** CORS (none by default). */
   readonly cors?: Cors.Options
+  /** Where events go besides the bus's subscribers (the audit log only by default). */
+  readonly destinations?: Layer.Layer<Events.Destinations, never, AuditLog.AuditLog>
 }
 
 /** Limits no functional test reaches; the rate-limit tests set their own. */
@@ -106,7 +109,9 @@ export const AppLayer = (options: AppOptions = {}) =>
         secrets: { keys, mfaKey },
         passwords: Argon2.layerTest(),
         captcha: options.captcha,
-        rateLimits: RateLimit.layer(options.rateLimits ?? generousLimits)
+        rateLimits: RateLimit.layer(options.rateLimits ?? generousLimits),
+        // no relay in tests, whatever NATS_URL says (the relay has its own tests)
+        destinations: options.destinations ?? Events.auditOnly
       }).pipe(Layer.provide(options.stores ?? Stores.layerMemory))
       return App.make({
         ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),

@@ -18,11 +18,36 @@
  *   every refresh family; a password change refuses every older access
  *   token and every other session (the caller keeps its refresh token).
  *
+ * Events (`AccountsEvents`): when the context the layer is built in holds an
+ * `EventBus`, each use case raises its security events; without one it
+ * raises nothing and runs as it always did (no transaction is opened for
+ * events). With a bus the layer also needs a `UnitOfWork` (it dies at build
+ * otherwise): a write and its event are committed together (the outbox gets
+ * the event atomically), and a refused step whose failure must be on record
+ * (`LoginFailed`, `RefreshReuseDetected`, a counted MFA failure) commits its
+ * event in a transaction of its own before the request fails. A sync
+ * subscriber that vetoes an event (`EventVetoed`) is a defect here: the
+ * write rolls back and the request answers 500. Both unknown emails and
+ * wrong passwords record a `LoginFailed`, so the two still cost the same.
+ *
  * @since 0.2.0
  */
+
+import { createHash } from "node:crypto"
 import { Jwt, type PasswordPolicy, RecoveryCodes, RefreshTokens, SecretBox, Totp } from "@org/auth"
-import { AccessTokens, Captcha, Pagination, PasswordHasher, Principal, RevocationStore } from "@org/core"
-import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import {
+  AccessTokens,
+  Captcha,
+  DomainEvent,
+  EventBus,
+  Pagination,
+  PasswordHasher,
+  Principal,
+  RevocationStore,
+  UnitOfWork
+} from "@org/core"
+import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Result, Schema } from "effect"
+import * as AccountsEvents from "./AccountsEvents.ts"
 import { type Account, type PublicUser, Users } from "./Users.ts"
 
 /**
@@ -130,7 +155,60 @@ export type LoginResult =
   | TokenPair
   | { readonly mfa_required: true; readonly mfa_token: string; readonly expires_in: number }
 
+/** The pseudonym of an email no account has (see `AccountsEvents`). */
+const emailHash = (email: string) =>
+  createHash("sha256").update(email.trim().toLowerCase()).digest("hex").slice(0, 16)
+
+const methodOf = (code: string): "mfa" | "recovery-code" =>
+  /^[0-9]{6}$/.test(code.trim()) ? "mfa" : "recovery-code"
+
 const make = Effect.gen(function* () {
+  const bus = yield* Effect.serviceOption(EventBus.EventBus)
+  const unitOfWork = yield* Effect.serviceOption(UnitOfWork.UnitOfWork)
+  if (Option.isSome(bus)) {
+    if (Option.isNone(unitOfWork)) {
+      return yield* Effect.die(
+        new Error("Accounts: an EventBus is in context but no UnitOfWork: provide one (UnitOfWork.layerSql)")
+      )
+    }
+    yield* bus.value.register(AccountsEvents.all)
+  }
+  // A write and the events it raises commit together; without a bus there
+  // is nothing to join, so no transaction is opened.
+  const atomically = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Option.isSome(bus) && Option.isSome(unitOfWork) ? unitOfWork.value.transaction(effect) : effect
+  const raise = <D extends DomainEvent.AnyDefinition>(
+    definition: D,
+    aggregateId: string,
+    payload: D["payload"]["Type"],
+    actorId?: string | undefined
+  ): Effect.Effect<void> => {
+    if (Option.isNone(bus)) return Effect.void
+    const publish = Effect.flatMap(definition.make(aggregateId, payload), (event) =>
+      bus.value.publish([event])
+    )
+    // A veto rolls the write back: a defect, since no caller can act on it.
+    return Effect.orDie(actorId === undefined ? publish : DomainEvent.withMetadata(publish, { actorId }))
+  }
+  // An event that must be on record although the request fails: its own transaction.
+  const record = <D extends DomainEvent.AnyDefinition>(
+    definition: D,
+    aggregateId: string,
+    payload: D["payload"]["Type"]
+  ) => atomically(raise(definition, aggregateId, payload))
+  const rolesChanged = (
+    id: string,
+    before: ReadonlyArray<string>,
+    after: ReadonlyArray<string>,
+    actorId: string | undefined
+  ) =>
+    before.length === after.length && before.every((role) => after.includes(role))
+      ? Effect.void
+      : raise(AccountsEvents.RolesChanged, id, { before, after }, actorId)
+  const actorOf = Effect.map(Effect.serviceOption(Principal.CurrentPrincipal), (principal) =>
+    Option.isSome(principal) ? principal.value.subject : undefined
+  )
+
   const users = yield* Users
   const hasher = yield* PasswordHasher.PasswordHasher
   const tokens = yield* AccessTokens.AccessTokens
@@ -166,7 +244,10 @@ const make = Effect.gen(function* () {
 
   const startSession = (account: Account) =>
     Effect.flatMap(refreshTokens.issue(account.id), (refresh) =>
-      pair(account, refresh.familyId, refresh.token)
+      Effect.map(pair(account, refresh.familyId, refresh.token), (tokens) => ({
+        tokens,
+        sessionId: refresh.familyId
+      }))
     )
 
   const liveAccount = (id: string) =>
@@ -175,15 +256,19 @@ const make = Effect.gen(function* () {
       Option.match({ onNone: () => Effect.fail(new InvalidCredentials()), onSome: Effect.succeed })
     )
 
-  // A code is either a TOTP (digits only) or a recovery code.
+  // A code is either a TOTP (digits only) or a recovery code. A refusal is
+  // counted (a write): run it in a transaction that commits although the
+  // request then fails.
   const checkSecondFactor = (account: Account, code: string, options: { readonly enable: boolean }) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      if (account.mfaSecret === null) return false
-      if (account.mfaLockedUntil !== null && account.mfaLockedUntil > now) return false
+      const method = methodOf(code)
+      const outcome = (result: "accepted" | "rejected" | "locked") => ({ method, result })
+      if (account.mfaSecret === null) return outcome("rejected")
+      if (account.mfaLockedUntil !== null && account.mfaLockedUntil > now) return outcome("locked")
       const trimmed = code.trim()
       let accepted = false
-      if (/^[0-9]{6}$/.test(trimmed)) {
+      if (method === "mfa") {
         const secret = yield* SecretBox.open(settings.mfaKey, account.mfaSecret, account.id).pipe(
           Effect.orDie
         )
@@ -204,7 +289,7 @@ const make = Effect.gen(function* () {
           settings.maxMfaFailures,
           now + Duration.toMillis(settings.mfaLockout)
         )
-      return accepted
+      return outcome(accepted ? "accepted" : "rejected")
     })
 
   return {
@@ -219,13 +304,23 @@ const make = Effect.gen(function* () {
         yield* challenge("register", input)
         yield* settings.passwordCheck(input.password, { email: input.email, name: input.name })
         const passwordHash = yield* hasher.hash(Redacted.make(input.password))
-        const account = yield* users.create({
-          email: input.email,
-          name: input.name ?? null,
-          passwordHash,
-          roles: settings.defaultRoles
-        })
-        return toUser(account)
+        return yield* atomically(
+          Effect.gen(function* () {
+            const account = yield* users.create({
+              email: input.email,
+              name: input.name ?? null,
+              passwordHash,
+              roles: settings.defaultRoles
+            })
+            yield* raise(
+              AccountsEvents.UserRegistered,
+              account.id,
+              { email: account.email, roles: account.roles },
+              account.id
+            )
+            return toUser(account)
+          })
+        )
       }),
 
     login: (input: {
@@ -240,46 +335,97 @@ const make = Effect.gen(function* () {
         const found = yield* users.findByEmail(input.email)
         if (Option.isNone(found)) {
           yield* hasher.dummyVerify(password)
+          yield* record(AccountsEvents.LoginFailed, AccountsEvents.unknownUser, {
+            reason: "unknown-email",
+            method: "password",
+            emailHash: emailHash(input.email)
+          })
           return yield* Effect.fail(new InvalidCredentials())
         }
         const account = found.value
-        if (!(yield* hasher.verify(account.passwordHash, password)))
-          return yield* Effect.fail(new InvalidCredentials())
-        if (hasher.needsRehash(account.passwordHash)) {
-          yield* users.setPasswordHash(account.id, yield* hasher.hash(password))
-        }
-        if (account.mfaEnabled) {
-          const challenge = yield* codec.sign({
-            typ: mfaChallengeType,
-            subject: account.id,
-            ttl: settings.mfaChallengeTtl
+        if (!(yield* hasher.verify(account.passwordHash, password))) {
+          yield* record(AccountsEvents.LoginFailed, account.id, {
+            reason: "wrong-password",
+            method: "password"
           })
-          return {
-            mfa_required: true as const,
-            mfa_token: challenge.token,
-            expires_in: Math.round((challenge.expiresAt - challenge.issuedAt) / 1000)
-          } satisfies LoginResult
+          return yield* Effect.fail(new InvalidCredentials())
         }
-        return yield* startSession(account)
+        const rehashed = hasher.needsRehash(account.passwordHash)
+          ? Option.some(yield* hasher.hash(password))
+          : Option.none()
+        return yield* atomically(
+          Effect.gen(function* () {
+            if (Option.isSome(rehashed)) yield* users.setPasswordHash(account.id, rehashed.value)
+            if (account.mfaEnabled) {
+              const challenge = yield* codec.sign({
+                typ: mfaChallengeType,
+                subject: account.id,
+                ttl: settings.mfaChallengeTtl
+              })
+              return {
+                mfa_required: true as const,
+                mfa_token: challenge.token,
+                expires_in: Math.round((challenge.expiresAt - challenge.issuedAt) / 1000)
+              } satisfies LoginResult
+            }
+            const session = yield* startSession(account)
+            yield* raise(
+              AccountsEvents.LoginSucceeded,
+              account.id,
+              { method: "password", sessionId: session.sessionId },
+              account.id
+            )
+            return session.tokens
+          })
+        )
       }),
 
     mfaVerify: (input: { readonly mfaToken: string; readonly code: string }) =>
       Effect.gen(function* () {
-        const challenge = yield* codec
-          .verify(input.mfaToken, { typ: mfaChallengeType })
-          .pipe(Effect.mapError(() => new InvalidCredentials()))
+        const method = methodOf(input.code)
+        const verified = yield* Effect.option(codec.verify(input.mfaToken, { typ: mfaChallengeType }))
+        if (Option.isNone(verified)) {
+          yield* record(AccountsEvents.LoginFailed, AccountsEvents.unknownUser, {
+            reason: "invalid-challenge",
+            method
+          })
+          return yield* Effect.fail(new InvalidCredentials())
+        }
+        const challenge = verified.value
         const spent = yield* revocations.isRevoked({
           tokenId: challenge.tokenId,
           subject: challenge.subject,
           issuedAt: challenge.issuedAt
         })
-        if (spent) return yield* Effect.fail(new InvalidCredentials())
-        const account = yield* liveAccount(challenge.subject)
-        if (!account.mfaEnabled || !(yield* checkSecondFactor(account, input.code, { enable: false }))) {
+        if (spent) {
+          yield* record(AccountsEvents.LoginFailed, challenge.subject, { reason: "challenge-spent", method })
           return yield* Effect.fail(new InvalidCredentials())
         }
-        yield* revocations.revokeToken(challenge.tokenId, challenge.expiresAt)
-        return yield* startSession(account)
+        const account = yield* liveAccount(challenge.subject)
+        const outcome = yield* atomically(
+          Effect.gen(function* () {
+            const factor = account.mfaEnabled
+              ? yield* checkSecondFactor(account, input.code, { enable: false })
+              : { method, result: "rejected" as const }
+            if (factor.result !== "accepted") {
+              yield* raise(AccountsEvents.LoginFailed, account.id, {
+                reason: factor.result === "locked" ? "mfa-locked" : "wrong-second-factor",
+                method: factor.method
+              })
+              return Result.fail(new InvalidCredentials())
+            }
+            yield* revocations.revokeToken(challenge.tokenId, challenge.expiresAt)
+            const session = yield* startSession(account)
+            yield* raise(
+              AccountsEvents.LoginSucceeded,
+              account.id,
+              { method: factor.method, sessionId: session.sessionId },
+              account.id
+            )
+            return Result.succeed(session.tokens)
+          })
+        )
+        return yield* Effect.fromResult(outcome)
       }),
 
     refresh: (token: string) =>
@@ -287,6 +433,13 @@ const make = Effect.gen(function* () {
         const rotated = yield* refreshTokens.rotate(token).pipe(
           Effect.tapError((error) =>
             Effect.logInfo("refresh refused").pipe(Effect.annotateLogs("reason", error.reason))
+          ),
+          Effect.tapError((error) =>
+            error.reason === "reused"
+              ? record(AccountsEvents.RefreshReuseDetected, error.userId ?? AccountsEvents.unknownUser, {
+                  ...(error.familyId === undefined ? {} : { sessionId: error.familyId })
+                })
+              : Effect.void
           ),
           Effect.mapError(() => new InvalidCredentials())
         )
@@ -316,18 +469,41 @@ const make = Effect.gen(function* () {
         // session ends.
         const now = yield* Clock.currentTimeMillis
         yield* revocations.revokeSubject(account.id, Math.floor(now / 1000) * 1000 - 1, now + accessTtlMillis)
-        yield* refreshTokens.revokeUser(account.id, "password-changed", { except: principal.sessionId })
-        yield* users.setPasswordHash(account.id, yield* hasher.hash(Redacted.make(input.newPassword)))
+        const passwordHash = yield* hasher.hash(Redacted.make(input.newPassword))
+        yield* atomically(
+          Effect.gen(function* () {
+            const sessionsEnded = yield* refreshTokens.revokeUser(account.id, "password-changed", {
+              except: principal.sessionId
+            })
+            yield* users.setPasswordHash(account.id, passwordHash)
+            yield* raise(
+              AccountsEvents.PasswordChanged,
+              account.id,
+              { source: "user", sessionsEnded },
+              account.id
+            )
+          })
+        )
       }),
 
     logout: (refreshToken: string | undefined) =>
       Effect.gen(function* () {
         const principal = yield* Principal.CurrentPrincipal
-        yield* revocations.revokeToken(principal.tokenId, principal.expiresAt)
-        if (refreshToken !== undefined)
-          yield* refreshTokens.revokeByToken(refreshToken, principal.subject, "logout")
-        if (principal.sessionId !== undefined)
-          yield* refreshTokens.revokeFamily(principal.sessionId, "logout")
+        yield* atomically(
+          Effect.gen(function* () {
+            yield* revocations.revokeToken(principal.tokenId, principal.expiresAt)
+            if (refreshToken !== undefined)
+              yield* refreshTokens.revokeByToken(refreshToken, principal.subject, "logout")
+            if (principal.sessionId !== undefined)
+              yield* refreshTokens.revokeFamily(principal.sessionId, "logout")
+            yield* raise(
+              AccountsEvents.LoggedOut,
+              principal.subject,
+              principal.sessionId === undefined ? {} : { sessionId: principal.sessionId },
+              principal.subject
+            )
+          })
+        )
       }),
 
     me: Effect.gen(function* () {
@@ -367,11 +543,17 @@ const make = Effect.gen(function* () {
             new MfaStateConflict({ detail: "Enroll first: POST /api/v1/auth/mfa/enroll." })
           )
         }
-        if (!(yield* checkSecondFactor(account, code, { enable: true })))
-          return yield* Effect.fail(new InvalidCredentials())
-        const codes = yield* RecoveryCodes.generate()
-        yield* users.replaceRecoveryCodes(account.id, codes.map(RecoveryCodes.hash))
-        return { recovery_codes: codes }
+        const outcome = yield* atomically(
+          Effect.gen(function* () {
+            const factor = yield* checkSecondFactor(account, code, { enable: true })
+            if (factor.result !== "accepted") return Result.fail(new InvalidCredentials())
+            const codes = yield* RecoveryCodes.generate()
+            yield* users.replaceRecoveryCodes(account.id, codes.map(RecoveryCodes.hash))
+            yield* raise(AccountsEvents.MfaEnabled, account.id, { recoveryCodes: codes.length }, account.id)
+            return Result.succeed({ recovery_codes: codes })
+          })
+        )
+        return yield* Effect.fromResult(outcome)
       }),
 
     mfaDisable: (code: string) =>
@@ -380,9 +562,16 @@ const make = Effect.gen(function* () {
         const account = yield* liveAccount(principal.subject)
         if (!account.mfaEnabled)
           return yield* Effect.fail(new MfaStateConflict({ detail: "MFA is not enabled." }))
-        if (!(yield* checkSecondFactor(account, code, { enable: false })))
-          return yield* Effect.fail(new InvalidCredentials())
-        yield* users.disableMfa(account.id)
+        const outcome = yield* atomically(
+          Effect.gen(function* () {
+            const factor = yield* checkSecondFactor(account, code, { enable: false })
+            if (factor.result !== "accepted") return Result.fail(new InvalidCredentials())
+            yield* users.disableMfa(account.id)
+            yield* raise(AccountsEvents.MfaDisabled, account.id, { method: factor.method }, account.id)
+            return Result.succeed(undefined)
+          })
+        )
+        return yield* Effect.fromResult(outcome)
       }),
 
     listUsers: (request: { readonly page: number; readonly size: number }) =>
@@ -397,9 +586,16 @@ const make = Effect.gen(function* () {
         // Revoked before the change, so a 503 here leaves nothing half done.
         const now = yield* Clock.currentTimeMillis
         yield* revocations.revokeSubject(id, Math.floor(now / 1000) * 1000 - 1, now + accessTtlMillis)
-        const updated = yield* users.setRoles(id, newRoles)
-        if (Option.isNone(updated)) return yield* Effect.fail(new UserNotFound())
-        return toUser(updated.value)
+        const actor = yield* actorOf
+        return yield* atomically(
+          Effect.gen(function* () {
+            const before = yield* users.findById(id)
+            const updated = yield* users.setRoles(id, newRoles)
+            if (Option.isNone(before) || Option.isNone(updated)) return yield* Effect.fail(new UserNotFound())
+            yield* rolesChanged(id, before.value.roles, updated.value.roles, actor)
+            return toUser(updated.value)
+          })
+        )
       }),
 
     deleteUser: (id: string) =>
@@ -410,8 +606,14 @@ const make = Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
         const until = now + accessTtlMillis + 60_000
         yield* revocations.revokeSubject(id, until, until)
-        yield* refreshTokens.revokeUser(id, "user-deleted")
-        if (!(yield* users.delete(id))) return yield* Effect.fail(new UserNotFound())
+        const actor = yield* actorOf
+        yield* atomically(
+          Effect.gen(function* () {
+            yield* refreshTokens.revokeUser(id, "user-deleted")
+            if (!(yield* users.delete(id))) return yield* Effect.fail(new UserNotFound())
+            yield* raise(AccountsEvents.UserDeleted, id, {}, actor)
+          })
+        )
       }),
 
     /**
@@ -425,23 +627,46 @@ const make = Effect.gen(function* () {
         yield* settings.passwordCheck(Redacted.value(password), { email })
         const found = yield* users.findByEmail(email)
         if (Option.isNone(found)) {
-          yield* users.create({
-            email,
-            name: "Administrator",
-            passwordHash: yield* hasher.hash(password),
-            roles: settings.adminRoles
-          })
+          const passwordHash = yield* hasher.hash(password)
+          yield* atomically(
+            Effect.gen(function* () {
+              const account = yield* users.create({
+                email,
+                name: "Administrator",
+                passwordHash,
+                roles: settings.adminRoles
+              })
+              yield* raise(AccountsEvents.UserRegistered, account.id, {
+                email: account.email,
+                roles: account.roles
+              })
+            })
+          )
           return
         }
         const account = found.value
         if (!(yield* hasher.verify(account.passwordHash, password))) {
-          yield* users.setPasswordHash(account.id, yield* hasher.hash(password))
-          yield* refreshTokens.revokeUser(account.id, "password-changed")
+          const passwordHash = yield* hasher.hash(password)
+          yield* atomically(
+            Effect.gen(function* () {
+              yield* users.setPasswordHash(account.id, passwordHash)
+              const sessionsEnded = yield* refreshTokens.revokeUser(account.id, "password-changed")
+              yield* raise(AccountsEvents.PasswordChanged, account.id, { source: "seed", sessionsEnded })
+            })
+          )
           const now = yield* Clock.currentTimeMillis
           yield* revocations.revokeSubject(account.id, now, now + accessTtlMillis)
         }
         const missing = settings.adminRoles.filter((role) => !account.roles.includes(role))
-        if (missing.length > 0) yield* users.setRoles(account.id, [...account.roles, ...missing])
+        if (missing.length > 0) {
+          yield* atomically(
+            Effect.gen(function* () {
+              const updated = yield* users.setRoles(account.id, [...account.roles, ...missing])
+              if (Option.isSome(updated))
+                yield* rolesChanged(account.id, account.roles, updated.value.roles, undefined)
+            })
+          )
+        }
       })
   }
 })
@@ -451,7 +676,8 @@ const make = Effect.gen(function* () {
  * `AccountsSettings`, the token services (`AccessTokens`, `Jwt.Codec`,
  * `RefreshTokens`), `PasswordHasher`, `RevocationStore` and a
  * `CaptchaVerifier`; `AccountsServer.layer` provides all of them from
- * configuration.
+ * configuration. Optional: an `EventBus` (with a `UnitOfWork`) in the
+ * context it is built in, to raise `AccountsEvents` (see the module doc).
  *
  * @since 0.2.0
  * @category services

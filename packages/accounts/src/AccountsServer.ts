@@ -9,6 +9,12 @@
  * What it leaves open: a `SqlClient` (tables from `migrations`) and a
  * `RevocationStore` (memory, SQL, or Redis over SQL: your choice).
  *
+ * Events: provide an `EventBus` to the layer (e.g. `EventBus.layer` over
+ * `OutboxSql`) and the use cases raise `AccountsEvents`, each in the
+ * transaction of its write; without one they raise nothing. `layer` brings
+ * its own `UnitOfWork` (`UnitOfWork.layerSql` on the `SqlClient`); with
+ * `layerWith` provide one next to the bus.
+ *
  * @example
  * ```ts
  * import { AccountsConfig, AccountsServer } from "@org/accounts"
@@ -29,7 +35,7 @@
  * @since 0.2.0
  */
 import { Argon2, Jwt, JwtKeys, PasswordPolicy, RefreshTokens } from "@org/auth"
-import { AppConfig, Captcha, type PasswordHasher, RateLimiter, type Rbac } from "@org/core"
+import { AppConfig, Captcha, type PasswordHasher, RateLimiter, type Rbac, UnitOfWork } from "@org/core"
 import { Authentication, RateLimit } from "@org/http"
 import { Duration, Effect, Layer } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
@@ -95,7 +101,8 @@ export interface Options<P extends string, R extends string, ERL = never, RRL = 
  * `PublicKeys`, and the token services (`AccessTokens`, `Jwt.Codec`,
  * `RefreshTokens`, `PasswordHasher`) for the rest of your app, with the
  * users and refresh-token stores in SQL. Needs a `SqlClient` (tables from
- * `migrations`) and a `RevocationStore`.
+ * `migrations`) and a `RevocationStore`; an `EventBus`, if given, gets the
+ * `AccountsEvents` (in the SQL transaction of each write).
  *
  * @since 0.2.0
  * @category layers
@@ -109,11 +116,17 @@ export const layer = <P extends string, R extends string, ERL = never, RRL = nev
     refreshTokens: RefreshTokens.layerSql({ ttl: options.config.jwt.refreshTtl }).pipe(
       Layer.provide(SecureRandom.layerWebCrypto)
     )
-  })
+  }).pipe(
+    // The stores write through the `SqlClient`: its transactions are the
+    // ones a write and its events must share. Used only with an `EventBus`.
+    Layer.provide(UnitOfWork.layerSql)
+  )
 
 /**
  * `layer` with stores of your choice, for example all in memory for tests
- * and prototypes (`Users.layerMemory`, `RefreshTokens.layerMemory`).
+ * and prototypes (`Users.layerMemory`, `RefreshTokens.layerMemory`). To
+ * raise `AccountsEvents`, provide an `EventBus` and the `UnitOfWork` your
+ * stores join (`UnitOfWork.layerMemory` for `Users.layerMemory`).
  *
  * @example
  * ```ts

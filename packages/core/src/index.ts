@@ -3,6 +3,8 @@
  */
 export * as AccessTokens from "./AccessTokens.ts"
 export * as AppConfig from "./AppConfig.ts"
+export * as AuditLog from "./AuditLog.ts"
+export * as AuditLogSql from "./AuditLogSql.ts"
 export * as Bulkhead from "./Bulkhead.ts"
 export * as Cached from "./Cached.ts"
 export * as CacheStore from "./CacheStore.ts"

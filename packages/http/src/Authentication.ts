@@ -34,6 +34,7 @@
  * @since 0.1.0
  */
 import * as AccessTokens from "@org/core/AccessTokens"
+import * as DomainEvent from "@org/core/DomainEvent"
 import * as Principal from "@org/core/Principal"
 import type * as Rbac from "@org/core/Rbac"
 import * as RevocationStore from "@org/core/RevocationStore"
@@ -214,7 +215,11 @@ export const layer = (
                 new Problem.Forbidden({ detail: `This needs the permission ${required.value.join(" or ")}.` })
               )
             }
-            return yield* Effect.provideService(httpEffect, Principal.CurrentPrincipal, principal)
+            return yield* httpEffect.pipe(
+              Effect.provideService(Principal.CurrentPrincipal, principal),
+              // events raised by the request name its actor
+              DomainEvent.withMetadata({ actorId: principal.subject })
+            )
           })
       })
     })

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import * as DomainEvent from "@org/core/DomainEvent"
 import * as Context from "effect/Context"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as Effect from "effect/Effect"
@@ -117,5 +118,10 @@ export const middleware =
         Effect.succeed(HttpServerResponse.setHeader(response, headerName, id))
       )
       yield* Effect.annotateCurrentSpan("http.request.id", id)
-      return yield* app.pipe(Effect.provideService(Current, id), Effect.annotateLogs("requestId", id))
+      return yield* app.pipe(
+        Effect.provideService(Current, id),
+        // events raised while serving the request name it
+        DomainEvent.withMetadata({ requestId: id }),
+        Effect.annotateLogs("requestId", id)
+      )
     })

@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 export * as ApiDefinition from "./ApiDefinition.ts"
+export * as AuditGroup from "./AuditGroup.ts"
 export * as Authentication from "./Authentication.ts"
 export * as BodyLimit from "./BodyLimit.ts"
 export * as CanonicalPath from "./CanonicalPath.ts"

@@ -1,6 +1,7 @@
 /**
  * @since 0.1.0
  */
+export * as AuditLogLaws from "./AuditLogLaws.ts"
 export * as CacheStoreLaws from "./CacheStoreLaws.ts"
 export * as EventBusLaws from "./EventBusLaws.ts"
 export * as Gizmo from "./Gizmo.ts"

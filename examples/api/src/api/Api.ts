@@ -7,6 +7,7 @@
  */
 import * as AccountsApi from "@org/accounts/AccountsApi"
 import * as ApiDefinition from "@org/http/ApiDefinition"
+import * as AuditGroup from "@org/http/AuditGroup"
 import * as Authentication from "@org/http/Authentication"
 import * as CrudGroup from "@org/http/CrudGroup"
 import * as Health from "@org/http/Health"
@@ -59,6 +60,16 @@ export const ItemsGroup = CrudGroup.make("items", {
   .annotateMerge(OpenApi.annotations({ title: "Items", description: "Items for sale, soft-deleted" }))
 
 /**
+ * `GET /api/v1/audit`: the audit log, for admins (`audit:read`).
+ *
+ * @since 0.3.0
+ * @category groups
+ */
+export const AuditLogGroup = AuditGroup.make({ policy, permission: "audit:read" }).middleware(
+  RateLimit.Middleware
+)
+
+/**
  * The whole API.
  *
  * @since 0.1.0
@@ -72,6 +83,7 @@ export class Api extends ApiDefinition.prepare(
     .add(accounts.session)
     .add(accounts.users)
     .add(ItemsGroup)
+    .add(AuditLogGroup)
     .annotateMerge(
       OpenApi.annotations({
         title: "Example API",

@@ -22,13 +22,14 @@ export const policy = Rbac.make({
     "items:delete:own",
     "items:delete:any",
     "users:read",
-    "users:manage"
+    "users:manage",
+    "audit:read"
   ],
   roles: {
     user: { permissions: ["items:read", "items:create", "items:update:own", "items:delete:own"] },
     admin: {
       inherits: ["user"],
-      permissions: ["items:update:any", "items:delete:any", "users:read", "users:manage"]
+      permissions: ["items:update:any", "items:delete:any", "users:read", "users:manage", "audit:read"]
     }
   }
 })

@@ -10,8 +10,8 @@
 import type { AccountsConfig } from "@org/accounts"
 import { AccountsHandlers, AccountsServer } from "@org/accounts"
 import type { Argon2 } from "@org/auth"
-import { AppConfig, type Captcha, type PasswordHasher, type RateLimiter } from "@org/core"
-import { type Cors, Docs, Health, HttpApp, Idempotency, RateLimit } from "@org/http"
+import { AppConfig, type AuditLog, type Captcha, type PasswordHasher, type RateLimiter } from "@org/core"
+import { AuditGroup, type Cors, Docs, Health, HttpApp, Idempotency, RateLimit } from "@org/http"
 import { PgDatabase } from "@org/sql"
 import { Config, Effect, Layer, Result } from "effect"
 import { HttpMiddleware } from "effect/http"
@@ -19,7 +19,8 @@ import { HttpApiBuilder } from "effect/http-api"
 import { IpNetwork } from "effect/net"
 import { Api, accounts } from "../api/Api.ts"
 import { policy } from "../domain/Policy.ts"
-import { Items, ItemsHandlers } from "./Items.ts"
+import * as Events from "./Events.ts"
+import * as Items from "./Items.ts"
 
 /**
  * The example's token defaults (`JWT_ISSUER`, `JWT_AUDIENCE` override them).
@@ -58,9 +59,12 @@ export const services = (options: {
   readonly rateLimits?:
     | Layer.Layer<RateLimit.Middleware | RateLimit.Limiter, Config.ConfigError, RateLimiter.RateLimitStore>
     | undefined
+  /** Where events go besides the bus's subscribers; the environment's (`NATS_URL`) unless given. */
+  readonly destinations?: Layer.Layer<Events.Destinations, never, AuditLog.AuditLog> | undefined
 }) =>
   Layer.mergeAll(
-    Items.layer,
+    // items through the command and query buses, raising their events
+    Items.layer.pipe(Layer.provide(Items.ItemsStore.layer)),
     // Idempotency-Key on POST /api/v1/items, over the store of `Stores.ts`
     Idempotency.layer({ ttl: "24 hours" }),
     AccountsServer.layer({
@@ -74,6 +78,11 @@ export const services = (options: {
       // RATE_LIMIT, AUTH_RATE_LIMIT over the store of `Stores.ts`
       rateLimits: options.rateLimits ?? RateLimit.layerConfig()
     })
+  ).pipe(
+    // the event bus, its outbox and dispatcher, the audit log: items and accounts raise events
+    Layer.provideMerge(
+      options.destinations === undefined ? Events.layer : Events.layerFrom(options.destinations)
+    )
   )
 
 /**
@@ -94,7 +103,8 @@ export const make = <E, R>(options: {
   HttpApp.layer({
     api: Api,
     handlers: Layer.mergeAll(
-      ItemsHandlers,
+      Items.ItemsHandlers,
+      HttpApiBuilder.group(Api, "audit", AuditGroup.handlers),
       Layer.mergeAll(
         HttpApiBuilder.group(Api, "auth", AccountsHandlers.auth(accounts)),
         HttpApiBuilder.group(Api, "session", AccountsHandlers.session(accounts)),

@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import { AccountsServer } from "@org/accounts"
-import { IdempotencyStoreSql, RevocationStoreSql } from "@org/core"
+import { AuditLogSql, IdempotencyStoreSql, RevocationStoreSql } from "@org/core"
+import { OutboxSql } from "@org/sql"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
 
@@ -52,5 +53,9 @@ export const migrations = {
   "4_auth_refresh_tokens": AccountsServer.migrations.refreshTokens,
   "5_auth_revocations": RevocationStoreSql.migration,
   // Idempotency-Key records (used unless REDIS_URL is set).
-  "6_http_idempotency": IdempotencyStoreSql.migration
+  "6_http_idempotency": IdempotencyStoreSql.migration,
+  // Events: the transactional outbox, the consumers' inbox, the audit log.
+  "7_event_outbox": OutboxSql.migration,
+  "8_event_inbox": OutboxSql.inboxMigration,
+  "9_audit_log": AuditLogSql.migration
 }

@@ -1,0 +1,123 @@
+/**
+ * The example's events: the `EventBus` over the Postgres outbox (events are
+ * stored in the transaction of the write that raised them), and the
+ * dispatcher that delivers them after the commit to
+ *
+ * - the bus's async subscribers,
+ * - the audit log (`audit_log`, one row per event id: `GET /api/v1/audit`),
+ * - with `NATS_URL` set, the relay: integration events (items, and the
+ *   account events marked so) are published to the JetStream stream
+ *   `EXAMPLE_EVENTS` (subjects `events.<aggregate>.<type>`), the event id as
+ *   `Nats-Msg-Id`. The broker may be down at start or later: events wait in
+ *   the outbox and flow when it is back.
+ *
+ * On embedded PGlite there is no LISTEN: the dispatcher is woken in process
+ * after each commit, and polls every second for the rest.
+ *
+ * @since 0.3.0
+ */
+import {
+  AuditLog,
+  AuditLogSql,
+  EventBus,
+  EventPublisher,
+  type Outbox,
+  OutboxDispatcher,
+  UnitOfWork
+} from "@org/core"
+import { JetStreamAdmin, JetStreamPublisher, NatsConnection } from "@org/nats"
+import { OutboxSql } from "@org/sql"
+import { Config, Context, Effect, Layer, Option, Schedule } from "effect"
+
+/**
+ * The stream the relay publishes to.
+ *
+ * @since 0.3.0
+ * @category constants
+ */
+export const stream = { name: "EXAMPLE_EVENTS", subjects: ["events.>"] } as const
+
+/**
+ * The outbox consumers besides the bus's own subscribers.
+ *
+ * @since 0.3.0
+ * @category services
+ */
+export class Destinations extends Context.Service<Destinations, ReadonlyArray<Outbox.Consumer>>()(
+  "@org/example-api/Events/Destinations"
+) {}
+
+// The audit log, and the relay to JetStream (its stream made sure of in the
+// background: until it exists a publish is refused and retried).
+const withRelay = Layer.effect(
+  Destinations,
+  Effect.gen(function* () {
+    yield* JetStreamAdmin.ensureStream(stream).pipe(
+      Effect.tapError((error) => Effect.logWarning("JetStream stream not ready yet", error)),
+      Effect.retry(Schedule.spaced("5 seconds")),
+      Effect.forkScoped
+    )
+    return [yield* AuditLog.consumer(), yield* EventPublisher.relay()]
+  })
+).pipe(
+  Layer.provide(JetStreamPublisher.layer()),
+  Layer.provide(NatsConnection.layerConfig({ startWhileDown: true, name: "example-api" }))
+)
+
+const withoutRelay = Layer.effect(
+  Destinations,
+  Effect.map(AuditLog.consumer(), (audit) => [audit])
+)
+
+/**
+ * The destinations from the environment: the relay when `NATS_URL` is set.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const destinationsConfig = Layer.unwrap(
+  Effect.map(Config.option(Config.String("NATS_URL")), (url) =>
+    Option.isSome(url) && url.value.trim() !== "" ? withRelay : withoutRelay
+  )
+)
+
+const dispatcher = Layer.unwrap(
+  Effect.gen(function* () {
+    const bus = yield* EventBus.EventBus
+    const destinations = yield* Destinations
+    return OutboxDispatcher.layer({
+      consumers: Effect.map(bus.consumers, (own) => [...own, ...destinations])
+    })
+  })
+)
+
+/**
+ * Events over Postgres: `EventBus`, `UnitOfWork`, the `Outbox` and its
+ * dispatcher, the `AuditLog`, delivering to `destinations`. Needs a
+ * `SqlClient`.
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layerFrom = <E>(destinations: Layer.Layer<Destinations, E, AuditLog.AuditLog>) =>
+  dispatcher.pipe(
+    Layer.provide(destinations),
+    Layer.provideMerge(Layer.mergeAll(EventBus.layer, UnitOfWork.layerSql, AuditLogSql.layer)),
+    Layer.provideMerge(OutboxSql.layer())
+  )
+
+/**
+ * Only the audit log as destination (no relay, whatever the environment).
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const auditOnly: Layer.Layer<Destinations, never, AuditLog.AuditLog> = withoutRelay
+
+/**
+ * Events with the destinations of the environment (`NATS_URL`).
+ *
+ * @since 0.3.0
+ * @category layers
+ */
+export const layer = layerFrom(destinationsConfig)
