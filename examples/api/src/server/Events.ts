@@ -91,16 +91,30 @@ const dispatcher = Layer.unwrap(
   })
 )
 
+// Delivered events stay a week in the outbox (for inspection), then go:
+// the audit log is the lasting record. Checked hourly, a bounded batch at
+// a time; a failure is logged and tried again next hour.
+const purge = Layer.effectDiscard(
+  OutboxSql.purgeDelivered({ olderThan: "7 days", limit: 10_000 }).pipe(
+    Effect.tap((purged) =>
+      purged > 0 ? Effect.logInfo(`outbox: purged ${purged} delivered events`) : Effect.void
+    ),
+    Effect.catchCause((cause) => Effect.logWarning("outbox purge failed", cause)),
+    Effect.repeat(Schedule.spaced("1 hour")),
+    Effect.forkScoped
+  )
+)
+
 /**
  * Events over Postgres: `EventBus`, `UnitOfWork`, the `Outbox` and its
- * dispatcher, the `AuditLog`, delivering to `destinations`. Needs a
- * `SqlClient`.
+ * dispatcher, the `AuditLog`, delivering to `destinations`; delivered
+ * events are purged after a week. Needs a `SqlClient`.
  *
  * @since 0.3.0
  * @category layers
  */
 export const layerFrom = <E>(destinations: Layer.Layer<Destinations, E, AuditLog.AuditLog>) =>
-  dispatcher.pipe(
+  Layer.merge(dispatcher, purge).pipe(
     Layer.provide(destinations),
     Layer.provideMerge(Layer.mergeAll(EventBus.layer, UnitOfWork.layerSql, AuditLogSql.layer)),
     Layer.provideMerge(OutboxSql.layer())
