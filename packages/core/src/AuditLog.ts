@@ -25,7 +25,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import type * as DomainEvent from "./DomainEvent.ts"
+import * as DomainEvent from "./DomainEvent.ts"
+import * as Entity from "./Entity.ts"
 import * as Pagination from "./Pagination.ts"
 
 /**
@@ -36,13 +37,13 @@ import * as Pagination from "./Pagination.ts"
  * @category schemas
  */
 export const Entry = Schema.Struct({
-  id: Schema.String.check(Schema.isUUID()),
-  type: Schema.String,
-  aggregateType: Schema.String,
-  aggregateId: Schema.String,
-  actorId: Schema.NullOr(Schema.String),
-  requestId: Schema.NullOr(Schema.String),
-  occurredAt: Schema.DateTimeUtcFromString,
+  id: Schema.String.check(Schema.isMaxLength(36), Schema.isUUID()),
+  type: Schema.String.check(Schema.isMaxLength(DomainEvent.limits.type)),
+  aggregateType: Schema.String.check(Schema.isMaxLength(DomainEvent.limits.aggregateType)),
+  aggregateId: Schema.String.check(Schema.isMaxLength(DomainEvent.limits.aggregateId)),
+  actorId: Schema.NullOr(Schema.String.check(Schema.isMaxLength(DomainEvent.limits.actorId))),
+  requestId: Schema.NullOr(Schema.String.check(Schema.isMaxLength(DomainEvent.limits.requestId))),
+  occurredAt: Entity.Timestamp,
   data: Schema.Json
 })
 

@@ -34,7 +34,27 @@ import * as Schema from "effect/Schema"
  * @since 0.3.0
  * @category schemas
  */
-export const EventId = Schema.String.check(Schema.isUUID(7))
+export const EventId = Schema.String.check(Schema.isMaxLength(36), Schema.isUUID(7))
+
+/**
+ * The longest each text of an event may be, in characters: the audit log and
+ * the API state the same bounds. `define` refuses a longer type or aggregate
+ * type, `make` a longer aggregate id (both are programming errors).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const limits = {
+  type: 100,
+  aggregateType: 100,
+  aggregateId: 200,
+  actorId: 200,
+  requestId: 128,
+  traceparent: 55,
+  tracestate: 512
+} as const
+
+const bounded = (max: number) => Schema.String.check(Schema.isMaxLength(max))
 
 /**
  * What the raising fiber knew: the request, the acting principal and the
@@ -44,10 +64,10 @@ export const EventId = Schema.String.check(Schema.isUUID(7))
  * @category schemas
  */
 export const Metadata = Schema.Struct({
-  requestId: Schema.optionalKey(Schema.String),
-  actorId: Schema.optionalKey(Schema.String),
-  traceparent: Schema.optionalKey(Schema.String),
-  tracestate: Schema.optionalKey(Schema.String)
+  requestId: Schema.optionalKey(bounded(limits.requestId)),
+  actorId: Schema.optionalKey(bounded(limits.actorId)),
+  traceparent: Schema.optionalKey(bounded(limits.traceparent)),
+  tracestate: Schema.optionalKey(bounded(limits.tracestate))
 })
 
 /**
@@ -98,9 +118,9 @@ export const withMetadata: {
 
 const envelopeFields = {
   id: EventId,
-  type: Schema.String.check(Schema.isNonEmpty()),
-  aggregateType: Schema.String.check(Schema.isNonEmpty()),
-  aggregateId: Schema.String.check(Schema.isNonEmpty()),
+  type: Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(limits.type)),
+  aggregateType: Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(limits.aggregateType)),
+  aggregateId: Schema.String.check(Schema.isNonEmpty(), Schema.isMaxLength(limits.aggregateId)),
   occurredAt: Schema.DateTimeUtcFromString,
   version: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
   integration: Schema.Boolean,
@@ -279,6 +299,18 @@ export const define = <const Type extends string, Payload extends Schema.Codec<a
 ): Definition<Type, Payload> => {
   const version = options.version ?? 1
   const integration = options.integration ?? false
+  // Definitions are module constants: a bad one is a bug found at start-up.
+  if (type.length === 0 || type.length > limits.type) {
+    throw new Error(
+      `DomainEvent.define: the type must be 1 to ${limits.type} characters: ${type.slice(0, 120)}`
+    )
+  }
+  if (options.aggregateType.length === 0 || options.aggregateType.length > limits.aggregateType) {
+    throw new Error(
+      `DomainEvent.define(${type}): the aggregate type must be 1 to ${limits.aggregateType} characters`
+    )
+  }
+  const checkMetadata = Schema.is(Metadata)
   const schema = Schema.Struct({ ...envelopeFields, type: Schema.Literal(type), payload: options.payload })
   const encodePayload = Schema.encodeEffect(options.payload)
   const decodePayload = Schema.decodeUnknownEffect(options.payload)
@@ -293,19 +325,26 @@ export const define = <const Type extends string, Payload extends Schema.Codec<a
     schema: schema as never,
     is: (event) => event.type === type,
     make: (aggregateId, payload) =>
-      Effect.all({ id: nextId, occurredAt: DateTime.now, metadata: currentMetadata }).pipe(
-        Effect.map(({ id, metadata, occurredAt }) => ({
-          id,
-          type,
-          aggregateType: options.aggregateType,
-          aggregateId,
-          occurredAt,
-          version,
-          integration,
-          payload,
-          metadata
-        }))
-      ),
+      aggregateId.length === 0 || aggregateId.length > limits.aggregateId
+        ? Effect.die(new Error(`${type}: an aggregate id must be 1 to ${limits.aggregateId} characters`))
+        : Effect.all({ id: nextId, occurredAt: DateTime.now, metadata: currentMetadata }).pipe(
+            Effect.tap(({ metadata }) =>
+              checkMetadata(metadata)
+                ? Effect.void
+                : Effect.die(new Error(`${type}: the metadata exceeds DomainEvent.limits`))
+            ),
+            Effect.map(({ id, metadata, occurredAt }) => ({
+              id,
+              type,
+              aggregateType: options.aggregateType,
+              aggregateId,
+              occurredAt,
+              version,
+              integration,
+              payload,
+              metadata
+            }))
+          ),
     toEnvelope: (event) =>
       encodePayload(event.payload).pipe(
         // The payload was built as `Payload["Type"]`: failing to encode it is a bug, not input.

@@ -194,6 +194,8 @@ export const millis = (input: Duration.Input, min = 0): number =>
 
 interface MemoryRow {
   readonly event: DomainEvent.Envelope
+  /** False until the appending transaction commits: no claimer sees it before. */
+  committed: boolean
   state: "pending" | "delivered" | "dead"
   attempts: number
   completed: ReadonlyArray<string>
@@ -242,10 +244,12 @@ export const makeMemory: Effect.Effect<Outbox["Service"]> = Effect.gen(function*
     append: (events) =>
       Effect.flatMap(Effect.all([UnitOfWork.CurrentJournal, Clock.currentTimeMillis]), ([journal, now]) =>
         Effect.suspend(() => {
+          const stored: Array<MemoryRow> = []
           for (const event of events) {
             if (rows.has(event.id)) continue
-            rows.set(event.id, {
+            const row: MemoryRow = {
               event,
+              committed: journal === undefined,
               state: "pending",
               attempts: 0,
               completed: [],
@@ -254,11 +258,21 @@ export const makeMemory: Effect.Effect<Outbox["Service"]> = Effect.gen(function*
               leaseUntil: 0,
               error: undefined,
               deadAt: 0
-            })
+            }
+            rows.set(event.id, row)
             UnitOfWork.recordUndo(journal, () => rows.delete(event.id))
+            stored.push(row)
           }
           if (journal === undefined) return Effect.asVoid(wake)
-          journal.afterCommit.push(Effect.asVoid(wake))
+          // Read-committed: the rows become claimable only when the transaction commits.
+          journal.afterCommit.push(
+            Effect.andThen(
+              Effect.sync(() => {
+                for (const row of stored) row.committed = true
+              }),
+              wake
+            ).pipe(Effect.asVoid)
+          )
           return Effect.void
         })
       ),
@@ -266,7 +280,10 @@ export const makeMemory: Effect.Effect<Outbox["Service"]> = Effect.gen(function*
       Effect.flatMap(Effect.all([Clock.currentTimeMillis, makeLease]), ([now, token]) =>
         Effect.sync(() => {
           const due = [...rows.values()]
-            .filter((row) => row.state === "pending" && row.availableAt <= now && row.leaseUntil <= now)
+            .filter(
+              (row) =>
+                row.committed && row.state === "pending" && row.availableAt <= now && row.leaseUntil <= now
+            )
             .sort(byId)
             .slice(0, Math.max(0, limit))
           const until = now + millis(lease, 1)
