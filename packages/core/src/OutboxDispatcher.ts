@@ -1,11 +1,14 @@
 /**
  * Delivers the events of an `Outbox` to its consumers: a scoped fiber that
- * waits for a wakeup (or the poll interval), claims a batch, hands every
+ * waits for a wakeup (or the poll interval), claims due events, hands every
  * event to each consumer that accepts it and has not handled it yet, and
  * settles the event.
  *
  * - Consumers of one event run concurrently, each under `handlerTimeout`:
  *   one failing or hanging consumer never blocks or fails another.
+ * - Each event is delivered in its own fiber, up to `batchSize` at once; a
+ *   freed slot is filled by the next claim, so a hanging consumer delays
+ *   only the event it hangs on, never the events claimed after it.
  * - All succeeded: `complete`. Some failed: `retry` after a jittered
  *   exponential backoff, keeping the ones that succeeded (they are not called
  *   again), or `deadLetter` once `maxAttempts` attempts failed. Every failure
@@ -29,6 +32,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
@@ -341,18 +345,47 @@ export const make = (
       Effect.forkScoped
     )
 
-    const round = Effect.gen(function* () {
-      // Closed before claiming: a wakeup during the drain makes the next wait return at once.
-      yield* wakeup.close
-      yield* drainWith(outbox, config, () => stopping).pipe(
-        Effect.catchCause((cause) =>
-          Cause.hasInterruptsOnly(cause)
-            ? Effect.failCause(cause)
-            : Effect.logError("OutboxDispatcher: delivery round failed; pausing", cause).pipe(
-                Effect.andThen(Effect.race(Effect.sleep(config.errorPause), stop.await))
-              )
-        )
+    // Up to `batchSize` events in delivery at once, each in its own fiber: a
+    // slow or hanging consumer holds one slot (until `handlerTimeout`), never
+    // the events claimed after it.
+    const inFlight = yield* FiberSet.make<void>()
+    let busy = 0
+    // The last claim took every free slot: more may be due once one frees.
+    let saturated = false
+    const deliver = (consumers: ReadonlyArray<Outbox.Consumer>, claimed: Outbox.Claimed) =>
+      deliverOne(outbox, config, consumers, claimed).pipe(
+        Effect.ensuring(
+          Effect.suspend(() => {
+            busy--
+            return saturated ? wakeup.open : Effect.void
+          })
+        ),
+        Effect.asVoid
       )
+
+    const round = Effect.gen(function* () {
+      // Closed before claiming: a wakeup while claiming makes the next wait return at once.
+      yield* wakeup.close
+      const free = config.batchSize - busy
+      if (free > 0) {
+        yield* Effect.gen(function* () {
+          const consumers = yield* config.consumers
+          const claimed = yield* outbox.claim({ limit: free, lease: config.lease })
+          saturated = claimed.length === free
+          busy += claimed.length
+          for (const one of claimed) yield* FiberSet.run(inFlight, deliver(consumers, one))
+        }).pipe(
+          Effect.catchCause((cause) =>
+            Cause.hasInterruptsOnly(cause)
+              ? Effect.failCause(cause)
+              : Effect.logError("OutboxDispatcher: claiming failed; pausing", cause).pipe(
+                  Effect.andThen(Effect.race(Effect.sleep(config.errorPause), stop.await))
+                )
+          )
+        )
+        // A full claim: more may be due now, if a slot is free.
+        if (saturated && busy < config.batchSize) return
+      }
       if (stopping) return
       yield* Effect.raceFirst(Effect.sleep(config.pollInterval), Effect.raceFirst(wakeup.await, stop.await))
     })
@@ -365,8 +398,9 @@ export const make = (
       Effect.gen(function* () {
         stopping = true
         yield* stop.open
-        yield* Fiber.await(fiber).pipe(Effect.timeoutOption(config.shutdownTimeout))
         yield* Fiber.interrupt(fiber)
+        // Deliveries in flight may finish and settle; then they are cut off.
+        yield* FiberSet.awaitEmpty(inFlight).pipe(Effect.timeoutOption(config.shutdownTimeout))
       })
     )
 

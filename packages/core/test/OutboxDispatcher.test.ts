@@ -161,6 +161,30 @@ describe("OutboxDispatcher", () => {
     }).pipe(Effect.provide(Env))
   )
 
+  it.live("a consumer hanging on one event does not hold up the events committed after it", () =>
+    Effect.gen(function* () {
+      const second = yield* Deferred.make<string>()
+      const first = yield* ping(1)
+      const consumer: Outbox.Consumer = {
+        name: "c",
+        accepts: () => true,
+        // hangs on the first event until the handler timeout (10 s)
+        handle: (event) => (event.id === first.id ? Effect.never : Deferred.succeed(second, event.id))
+      }
+      yield* OutboxDispatcher.make({
+        consumers: Effect.succeed([consumer]),
+        pollInterval: "1 hour",
+        handlerTimeout: "10 seconds",
+        shutdownTimeout: "50 millis"
+      })
+      yield* commit([first])
+      yield* Effect.sleep("50 millis")
+      const next = yield* ping(2)
+      yield* commit([next])
+      assert.strictEqual(yield* Deferred.await(second).pipe(Effect.timeout("1 second")), next.id)
+    }).pipe(Effect.provide(Env))
+  )
+
   it.live("shutdown stops claiming and lets a delivery in flight finish", () =>
     Effect.gen(function* () {
       const started = yield* Deferred.make<void>()
