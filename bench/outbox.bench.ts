@@ -5,27 +5,50 @@
  * NOTIFY per transaction; then the delay from commit to delivery (p50/p99)
  * to a dispatcher on another connection pool, woken by LISTEN or by polling
  * only. Needs DATABASE_URL (skipped without it); it creates and drops its own
- * database (`SqlTest`). Usage: `DATABASE_URL=postgresql://... ./node_modules/.bin/pnpm bench outbox`.
+ * database (`SqlTest`).
+ *
+ * With NATS_URL too, the relay (issue 13): item creates per second with the
+ * outbox, a running dispatcher and the JetStream relay on, against the plain
+ * insert, in the same run (the "on" rounds count both until commit and until
+ * every event of the round has its PubAck); then the delay from commit to
+ * the PubAck (p50/p99), the dispatcher in the writer's process (woken by the
+ * commit) and on another outbox instance (woken by LISTEN). It makes and
+ * deletes a stream of its own.
+ *
+ * Usage: `DATABASE_URL=postgresql://... NATS_URL=nats://127.0.0.1:4222 ./node_modules/.bin/pnpm bench outbox`.
  */
+import { randomUUID } from "node:crypto"
 import { performance } from "node:perf_hooks"
 import { Context, type Duration, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import * as DomainEvent from "../packages/core/src/DomainEvent.ts"
+import * as EventPublisher from "../packages/core/src/EventPublisher.ts"
 import * as Outbox from "../packages/core/src/Outbox.ts"
 import * as OutboxDispatcher from "../packages/core/src/OutboxDispatcher.ts"
+import * as JetStreamAdmin from "../packages/nats/src/JetStreamAdmin.ts"
+import * as JetStreamPublisher from "../packages/nats/src/JetStreamPublisher.ts"
+import * as NatsConnection from "../packages/nats/src/NatsConnection.ts"
 import * as OutboxSql from "../packages/sql/src/OutboxSql.ts"
 import * as SqlTest from "../packages/sql/src/SqlTest.ts"
 import type { Comparison, Result } from "./harness.ts"
 
 const url = process.env.DATABASE_URL
+const natsUrl = process.env.NATS_URL || undefined
 const writers = 8
 
 type PgClientService = Layer.Success<typeof SqlTest.layer>
 
+// An integration event, as the example's: the relay publishes it.
 const ItemCreated = DomainEvent.define("ItemCreated", {
   aggregateType: "Item",
-  payload: DomainEvent.Envelope.fields.payload
+  payload: DomainEvent.Envelope.fields.payload,
+  integration: true
 })
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const median = (samples: ReadonlyArray<number>) =>
+  [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? Number.NaN
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
@@ -164,6 +187,181 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
     await delay("batched NOTIFY + LISTEN (poll 10 s)", batched, { listen: true, pollInterval: "10 seconds" })
     await delay("polling only, every 1 s", plain, { listen: false, pollInterval: "1 second" })
     await delay("polling only, every 100 ms", plain, { listen: false, pollInterval: "100 millis" })
+
+    if (natsUrl === undefined) {
+      console.log("outbox: relay cases skipped (NATS_URL is not set)")
+      return comparisons
+    }
+    await on(sql`TRUNCATE ${sql(OutboxSql.table)}`)
+    const relayScope = Scope.makeUnsafe()
+    try {
+      const nats = await Effect.runPromise(
+        Scope.provide(
+          Layer.build(NatsConnection.layer({ servers: natsUrl, name: "outbox-bench" })),
+          relayScope
+        )
+      )
+      const onNats = <A, E>(effect: Effect.Effect<A, E, NatsConnection.NatsConnection | Scope.Scope>) =>
+        Effect.runPromise(Scope.provide(Effect.provideContext(effect, nats), relayScope))
+      const id = randomUUID().replaceAll("-", "")
+      const stream = { name: `BENCH_${id}`, prefix: `bench.${id}` }
+      await onNats(
+        Effect.acquireRelease(
+          JetStreamAdmin.ensureStream({ name: stream.name, subjects: [`${stream.prefix}.>`] }),
+          () => Effect.ignore(JetStreamAdmin.deleteStream(stream.name))
+        )
+      )
+      const publisher = await onNats(JetStreamPublisher.make({ prefix: stream.prefix }))
+      // Counts PubAcks, and notes when each arrived.
+      let acked = 0
+      const ackedAt = new Map<string, number>()
+      const timed = EventPublisher.EventPublisher.of({
+        publish: (envelope, options) =>
+          Effect.tap(publisher.publish(envelope, options), () =>
+            Effect.sync(() => {
+              acked++
+              ackedAt.set(envelope.id, performance.now())
+            })
+          )
+      })
+      const relay = await Effect.runPromise(
+        EventPublisher.relay({ prefix: stream.prefix }).pipe(
+          Effect.provideService(EventPublisher.EventPublisher, timed)
+        )
+      )
+      // The example's set-up: one outbox (batched NOTIFY, LISTEN) and a dispatcher with default options.
+      const startDispatcher = async (
+        outbox: Outbox.Outbox["Service"],
+        scope: Scope.Closeable,
+        consumer: Outbox.Consumer = relay
+      ) => {
+        await Effect.runPromise(
+          Scope.provide(
+            OutboxDispatcher.make({ consumers: Effect.succeed([consumer]) }).pipe(
+              Effect.provideService(Outbox.Outbox, outbox)
+            ),
+            scope
+          )
+        )
+      }
+      const untilAcked = async (target: number) => {
+        const deadline = performance.now() + 30_000
+        while (acked < target && performance.now() < deadline) await sleep(2)
+        if (acked < target) throw new Error(`relay: ${acked}/${target} delivered after 30 s`)
+      }
+      const off = transactions(insertItem)
+      const relayOps = 300
+      // Rounds of "off" and "on" in turns; "on" is timed until commit and until every event was delivered.
+      const throughput = async (outbox: Outbox.Outbox["Service"]) => {
+        const on = transactions(withEvent(outbox))
+        await off(100)
+        const warm = acked + 100
+        await on(100)
+        await untilAcked(warm)
+        const offSamples: Array<number> = []
+        const committedSamples: Array<number> = []
+        const deliveredSamples: Array<number> = []
+        for (let round = 0; round < 7; round++) {
+          let start = performance.now()
+          await off(relayOps)
+          offSamples.push(((performance.now() - start) * 1e6) / relayOps)
+          const target = acked + relayOps
+          start = performance.now()
+          await on(relayOps)
+          committedSamples.push(((performance.now() - start) * 1e6) / relayOps)
+          await untilAcked(target)
+          deliveredSamples.push(((performance.now() - start) * 1e6) / relayOps)
+        }
+        return [median(offSamples), median(committedSamples), median(deliveredSamples)] as const
+      }
+      // First the dispatcher alone (a consumer that does nothing), to tell its cost from the relay's.
+      const idle = Scope.makeUnsafe()
+      const noop: Outbox.Consumer = {
+        name: "noop",
+        accepts: () => true,
+        handle: () => Effect.sync(() => void acked++)
+      }
+      const idleOutbox = await on(OutboxSql.make())
+      await startDispatcher(idleOutbox, idle, noop)
+      const [idleOff, idleCommitted, idleDelivered] = await throughput(idleOutbox)
+      await Effect.runPromise(Scope.close(idle, Exit.void))
+      await on(sql`TRUNCATE ${sql(OutboxSql.table)}`)
+      acked = 0
+      const relayed = await on(OutboxSql.make())
+      const running = Scope.makeUnsafe()
+      await startDispatcher(relayed, running)
+      const [offNs, committedNs, publishedNs] = await throughput(relayed)
+      ackedAt.clear()
+      const results: Array<Result> = [
+        { name: "item create, dispatcher phase, off", nsPerOp: idleOff },
+        { name: "item + outbox + dispatcher (no-op consumer), committed", nsPerOp: idleCommitted },
+        { name: "item + outbox + dispatcher (no-op consumer), delivered", nsPerOp: idleDelivered },
+        { name: "item create, relay off", nsPerOp: offNs },
+        { name: "item + outbox + dispatcher + relay, committed", nsPerOp: committedNs },
+        { name: "item + outbox + dispatcher + relay, all acked", nsPerOp: publishedNs }
+      ]
+      for (const r of results) {
+        console.log(`outbox: ${r.name}: ${(1e9 / r.nsPerOp).toFixed(0)} items/s (${writers} writers)`)
+      }
+      const [idleOffR, idleCommittedR, idleDeliveredR, relayOff, relayCommitted, relayPublished] =
+        results as [Result, Result, Result, Result, Result, Result]
+      const messages = await onNats(
+        Effect.flatMap(JetStreamAdmin.manager, (jsm) => Effect.promise(() => jsm.streams.info(stream.name)))
+      )
+      console.log(`outbox: relay stream holds ${messages.state.messages} messages for ${acked} PubAcks`)
+      comparisons.push(
+        {
+          title: "dispatcher, no-op consumer (until commit) vs off",
+          ours: idleCommittedR,
+          baseline: idleOffR
+        },
+        {
+          title: "dispatcher, no-op consumer (until delivered) vs off",
+          ours: idleDeliveredR,
+          baseline: idleOffR
+        },
+        { title: "relay on (until commit) vs off", ours: relayCommitted, baseline: relayOff },
+        { title: "relay on (until every PubAck) vs off", ours: relayPublished, baseline: relayOff }
+      )
+
+      // Commit-to-PubAck: events committed one at a time, 5-35 ms apart.
+      const toBroker = async (name: string, writer: Outbox.Outbox["Service"]) => {
+        const committedAt = new Map<string, number>()
+        const count = 100
+        for (let i = 0; i < count; i++) {
+          const event = await Effect.runPromise(
+            Effect.flatMap(ItemCreated.make(`b-${i}`, { i }), ItemCreated.toEnvelope)
+          )
+          await Effect.runPromise(sql.withTransaction(writer.append([event])))
+          committedAt.set(event.id, performance.now())
+          await sleep(5 + (i % 7) * 5)
+        }
+        const deadline = performance.now() + 5_000
+        const done = () => [...committedAt.keys()].filter((id) => ackedAt.has(id)).length
+        while (done() < count && performance.now() < deadline) await sleep(20)
+        // A PubAck may beat the bookkeeping after the commit: count it as no delay.
+        const delays = [...committedAt]
+          .filter(([id]) => ackedAt.has(id))
+          .map(([id, at]) => Math.max(0, (ackedAt.get(id) ?? at) - at))
+          .sort((a, b) => a - b)
+        console.log(
+          `outbox: commit-to-PubAck, ${name}: p50 ${percentile(delays, 50).toFixed(1)} ms, ` +
+            `p99 ${percentile(delays, 99).toFixed(1)} ms (${delays.length}/${count} acked)`
+        )
+      }
+      await toBroker("dispatcher in the writer's process (commit wakes it)", relayed)
+      await Effect.runPromise(Scope.close(running, Exit.void))
+      // The dispatcher on another outbox instance, as in another process: only LISTEN (or its 1 s poll) wakes it.
+      const remote = Scope.makeUnsafe()
+      const listening = await on(OutboxSql.make())
+      await startDispatcher(listening, remote)
+      await sleep(300)
+      const writer = await on(OutboxSql.make({ listen: false }))
+      await toBroker("dispatcher on another instance (batched NOTIFY + LISTEN)", writer)
+      await Effect.runPromise(Scope.close(remote, Exit.void))
+    } finally {
+      await Effect.runPromise(Scope.close(relayScope, Exit.void))
+    }
     return comparisons
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void))
