@@ -81,6 +81,16 @@ module.exports = {
       }
     },
     {
+      name: "telemetry-imports-core-and-effect",
+      comment:
+        "@org/telemetry may import @org/core and effect (its OTLP exporters need no SDK), nothing else; no other package of the kit may depend on it except the edges (examples, runner) that compose it.",
+      severity: "error",
+      from: { path: "^packages/telemetry/src" },
+      to: {
+        pathNot: ["^packages/telemetry/src", "^packages/core/src", "node_modules/effect/", "node_modules/\\.pnpm/effect"]
+      }
+    },
+    {
       name: "not-to-unresolvable",
       comment: "Every import resolves (a typo or an undeclared package fails here).",
       severity: "error",

@@ -24,6 +24,7 @@ export const projects = [
   project("sql", "packages/sql"),
   project("redis", "packages/redis"),
   project("nats", "packages/nats"),
+  project("telemetry", "packages/telemetry"),
   project("auth", "packages/auth"),
   project("http", "packages/http"),
   project("server", "packages/server"),

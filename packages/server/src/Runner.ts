@@ -35,6 +35,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { AppConfig } from "@org/core"
 import { BodyLimit, HttpApp, RequestId } from "@org/http"
+import { Redaction, Telemetry, TelemetryConfig, TelemetryLogger } from "@org/telemetry"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
@@ -319,8 +320,9 @@ export const launch = <E, EA = never>(
 ): Effect.Effect<never, E | EA | AppConfig.InvalidConfig | HttpServerError.ServeError> =>
   Effect.gen(function* () {
     const config = yield* ServerConfig.loadWith(options.defaults ?? {})
-    const logger =
-      options.logger ?? (config.logFormat === "json" ? Logger.consoleJson : Logger.consolePretty())
+    // JSON lines (with trace_id, span_id, request_id) or pretty, secrets redacted.
+    const logger = options.logger ?? TelemetryLogger.make({ format: config.logFormat })
+    const telemetry = yield* Effect.mapError(TelemetryConfig.config, AppConfig.fromConfigError)
     return yield* Effect.gen(function* () {
       const made = options.app(config)
       const app = Effect.isEffect(made) ? yield* Effect.provide(made, NodeServices.layer) : made
@@ -335,7 +337,11 @@ export const launch = <E, EA = never>(
           ? Effect.void
           : Effect.logDebug(`${options.name} failed to start`, cause)
       ),
-      Effect.provide(Logger.layer([logger])),
+      // OTEL_*: traces, metrics and logs over OTLP when an endpoint is set, nothing
+      // otherwise; its finalizer flushes them (bounded) after the app has stopped.
+      // Inside the logger layer, so the OTLP logger joins the console one.
+      Effect.provide(Telemetry.layer(telemetry, { serviceName: options.name })),
+      Effect.provide(Logger.layer([logger, Redaction.tracerLogger])),
       Effect.provideService(References.MinimumLogLevel, config.logLevel)
     )
   })
