@@ -87,7 +87,12 @@ module.exports = {
       severity: "error",
       from: { path: "^packages/telemetry/src" },
       to: {
-        pathNot: ["^packages/telemetry/src", "^packages/core/src", "node_modules/effect/", "node_modules/\\.pnpm/effect"]
+        pathNot: [
+          "^packages/telemetry/src",
+          "^packages/core/src",
+          "node_modules/effect/",
+          "node_modules/\\.pnpm/effect"
+        ]
       }
     },
     {

@@ -27,7 +27,9 @@
  * @since 0.3.0
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -35,9 +37,11 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 import type * as DomainEvent from "./DomainEvent.ts"
 import * as Outbox from "./Outbox.ts"
 
@@ -161,7 +165,66 @@ const describe = (cause: Cause.Cause<unknown>): string => {
 
 type Outcome = "completed" | "retried" | "dead" | "lost"
 
-const deliverOne = (
+/**
+ * Events settled by the dispatcher, by `outcome` (`completed`, `retried`,
+ * `dead`, `lost`: the lease ran out first) and event `type`.
+ *
+ * @since 0.3.0
+ * @category metrics
+ */
+export const deliveries = Metric.counter("outbox.deliveries", {
+  description: "Outbox events settled by the dispatcher, by outcome and event type"
+})
+
+/**
+ * Failed deliveries to one consumer (a retry or a dead letter follows).
+ *
+ * @since 0.3.0
+ * @category metrics
+ */
+export const consumerFailures = Metric.counter("outbox.consumer.failures", {
+  description: "Failed deliveries of an outbox event to one consumer, by consumer"
+})
+
+/**
+ * Seconds from an event's `occurredAt` to the end of its successful
+ * delivery: the outbox's lag as consumers see it.
+ *
+ * @since 0.3.0
+ * @category metrics
+ */
+export const lag = Metric.histogram("outbox.lag", {
+  description: "Seconds from an event's occurrence to its delivery to every consumer",
+  boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800]
+})
+
+const parseTraceparent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
+
+// The delivery continues the trace of the request that raised the event.
+const inTraceOf = <A, E, R>(event: DomainEvent.Envelope, effect: Effect.Effect<A, E, R>) => {
+  const match = parseTraceparent.exec(event.metadata.traceparent ?? "")
+  return match === null
+    ? effect
+    : Effect.withParentSpan(
+        effect,
+        Tracer.externalSpan({
+          traceId: match[1]!,
+          spanId: match[2]!,
+          sampled: (Number.parseInt(match[3]!, 16) & 1) === 1
+        })
+      )
+}
+
+const record = (event: DomainEvent.Envelope, outcome: Outcome) =>
+  Effect.gen(function* () {
+    yield* Metric.update(Metric.withAttributes(deliveries, { outcome, type: event.type }), 1)
+    if (outcome === "completed") {
+      const now = yield* Clock.currentTimeMillis
+      yield* Metric.update(lag, Math.max(0, now - DateTime.toEpochMillis(event.occurredAt)) / 1000)
+    }
+  })
+
+const deliverAttempt = (
   outbox: Outbox.Outbox["Service"],
   config: Settings,
   consumers: ReadonlyArray<Outbox.Consumer>,
@@ -170,7 +233,10 @@ const deliverOne = (
   const event: DomainEvent.Envelope = claimed.event
   const done = new Set(claimed.completed)
   const log = (consumer: string, cause: Cause.Cause<unknown>) =>
-    Effect.logWarning(`OutboxDispatcher: consumer ${consumer} failed on event ${event.id}`).pipe(
+    Effect.andThen(
+      Metric.update(Metric.withAttributes(consumerFailures, { consumer }), 1),
+      Effect.logWarning(`OutboxDispatcher: consumer ${consumer} failed on event ${event.id}`)
+    ).pipe(
       Effect.annotateLogs({
         eventId: event.id,
         eventType: event.type,
@@ -188,7 +254,12 @@ const deliverOne = (
           ? Effect.succeed(undefined)
           : (Exit.isFailure(accepted)
               ? Effect.failCause(accepted.cause)
-              : Effect.suspend(() => consumer.handle(event)).pipe(Effect.timeout(config.handlerTimeout))
+              : Effect.suspend(() => consumer.handle(event)).pipe(
+                  Effect.timeout(config.handlerTimeout),
+                  Effect.withSpan("OutboxDispatcher.consumer", {
+                    attributes: { "outbox.consumer": consumer.name }
+                  })
+                )
             ).pipe(
               Effect.exit,
               Effect.tap((exit) => (Exit.isFailure(exit) ? log(consumer.name, exit.cause) : Effect.void)),
@@ -243,6 +314,29 @@ const deliverOne = (
     })
   )
 }
+
+// One event: a span `OutboxDispatcher.deliver` in the trace of the request
+// that raised it, and the metrics of its outcome.
+const deliverOne = (
+  outbox: Outbox.Outbox["Service"],
+  config: Settings,
+  consumers: ReadonlyArray<Outbox.Consumer>,
+  claimed: Outbox.Claimed
+): Effect.Effect<Outcome> =>
+  inTraceOf(
+    claimed.event,
+    deliverAttempt(outbox, config, consumers, claimed).pipe(
+      Effect.tap((outcome) => record(claimed.event, outcome)),
+      Effect.withSpan("OutboxDispatcher.deliver", {
+        kind: "consumer",
+        attributes: {
+          "event.id": claimed.event.id,
+          "event.type": claimed.event.type,
+          "outbox.attempt": claimed.attempts
+        }
+      })
+    )
+  )
 
 const empty: Summary = { claimed: 0, completed: 0, retried: 0, dead: 0, lost: 0 }
 

@@ -46,6 +46,7 @@ import * as HttpApiSecurity from "effect/http-api/HttpApiSecurity"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as HttpObservability from "./HttpObservability.ts"
 import * as Problem from "./Problem.ts"
 import * as RateLimit from "./RateLimit.ts"
 
@@ -114,6 +115,10 @@ const invalid = new Problem.Unauthorized({
   detail: "The access token is missing, invalid, expired or revoked."
 })
 
+// Every 401 is the same to the caller; the metric says why.
+const refuse = (reason: HttpObservability.RefusalReason) =>
+  Effect.andThen(HttpObservability.countRefusal(401, reason), Effect.fail(invalid))
+
 /**
  * The middleware's implementation over the `AccessTokens` and
  * `RevocationStore` services.
@@ -143,16 +148,15 @@ export const layer = (
       const maxLength = options.maxTokenLength ?? 8192
       const authenticate = (token: string) =>
         Effect.gen(function* () {
-          if (token === "" || token.length > maxLength) {
-            return yield* Effect.fail(invalid)
-          }
+          if (token === "") return yield* refuse("missing-token")
+          if (token.length > maxLength) return yield* refuse("invalid-token")
           const claims = yield* tokens.verify(token)
           const revoked = yield* revocations.isRevoked({
             tokenId: claims.tokenId,
             subject: claims.subject,
             issuedAt: claims.issuedAt
           })
-          if (revoked) return yield* Effect.fail(invalid)
+          if (revoked) return yield* refuse("revoked")
           return {
             subject: claims.subject,
             roles: claims.roles,
@@ -167,17 +171,20 @@ export const layer = (
             InvalidToken: (error) =>
               Effect.andThen(
                 Effect.logDebug("access token refused").pipe(Effect.annotateLogs("reason", error.reason)),
-                Effect.fail(invalid)
+                refuse("invalid-token")
               ),
             RevocationUnavailable: (error) =>
               Effect.andThen(
                 Effect.logWarning("no revocation source answered; refusing the request").pipe(
                   Effect.annotateLogs("operation", error.operation)
                 ),
-                Effect.fail(
-                  new Problem.ServiceUnavailable({
-                    detail: "Credentials cannot be checked right now. Try again shortly."
-                  })
+                Effect.andThen(
+                  HttpObservability.countRefusal(503, "revocation-unavailable"),
+                  Effect.fail(
+                    new Problem.ServiceUnavailable({
+                      detail: "Credentials cannot be checked right now. Try again shortly."
+                    })
+                  )
                 )
               )
           })
@@ -211,6 +218,7 @@ export const layer = (
             }
             const required = Context.getOption(endpoint.annotations, RequiredPermissions)
             if (Option.isSome(required) && !required.value.some((p) => principal.permissions.has(p))) {
+              yield* HttpObservability.countRefusal(403, "permission")
               return yield* Effect.fail(
                 new Problem.Forbidden({ detail: `This needs the permission ${required.value.join(" or ")}.` })
               )

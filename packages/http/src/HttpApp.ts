@@ -3,6 +3,9 @@
  * cross-cutting concern of this package applied in one fixed order, outermost
  * first:
  *
+ * 0. `HttpObservability`: the HTTP metrics of every response, and the server
+ *    span (opened by the server, named after the route template) gets
+ *    `problem.type`; health and `/metrics` are not traced by default.
  * 1. `RequestId`: assigns the id and annotates logs, so everything below,
  *    including the access log line, carries it; sets `X-Request-ID`.
  * 2. the access log (`HttpMiddleware.logger`), one line per response.
@@ -22,6 +25,7 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
@@ -48,6 +52,7 @@ import * as CanonicalPath from "./CanonicalPath.ts"
 import * as ContentType from "./ContentType.ts"
 import * as Cors from "./Cors.ts"
 import * as Health from "./Health.ts"
+import * as HttpObservability from "./HttpObservability.ts"
 import * as RouteTable from "./internal/routeTable.ts"
 import * as Problem from "./Problem.ts"
 import * as RequestId from "./RequestId.ts"
@@ -146,6 +151,12 @@ export interface Options<Id extends string, Groups extends HttpApiGroup.Constrai
    * (`CanonicalPath`); `true` by default.
    */
   readonly canonicalPaths?: boolean | undefined
+  /**
+   * Server spans named after the route template, HTTP metrics, untraced
+   * paths (`HttpObservability.Options`); on by default, `false` leaves
+   * Effect's plain tracing (spans named by method) and records no metrics.
+   */
+  readonly observability?: HttpObservability.Options | false | undefined
 }
 
 const missingProblemMiddleware = <Id extends string, Groups extends HttpApiGroup.Constraint>(
@@ -207,9 +218,24 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
         )
       }
       const table = RouteTable.make()
+      const observability = options.observability === false ? undefined : (options.observability ?? {})
+      const templates =
+        observability === undefined
+          ? undefined
+          : HttpObservability.makeRouteTemplates(RouteTable.routerConfig)
+      const recorded: RouteTable.RouteTable =
+        templates === undefined
+          ? table
+          : {
+              add: (method, path) => {
+                table.add(method, path)
+                templates.add(method, path)
+              },
+              allowedMethods: table.allowedMethods
+            }
       const recordRoutes = Layer.effect(
         HttpRouter.HttpRouter,
-        Effect.map(HttpRouter.HttpRouter, (router) => RouteTable.recording(router, table))
+        Effect.map(HttpRouter.HttpRouter, (router) => RouteTable.recording(router, recorded))
       )
       const openapiPath = options.openapiPath === undefined ? "/openapi.json" : options.openapiPath
       const apiRoutes = HttpApiBuilder.layer(
@@ -263,12 +289,30 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
             )
             const secured = SecurityHeaders.middleware(securityHeaders)(rendered)
             const logged = options.accessLog === false ? secured : HttpMiddleware.logger(secured)
-            return RequestId.middleware(fresh)(logged)
+            const identified = RequestId.middleware(fresh)(logged)
+            return templates === undefined
+              ? identified
+              : HttpObservability.middleware({ templates, metrics: observability?.metrics })(identified)
           }
         }),
         { global: true }
       )
-      return Layer.provide(routes, pipeline)
+      const served = Layer.provide(routes, pipeline)
+      if (templates === undefined) return served
+      // The server opens the span before the pipeline runs: it reads these from the app's context.
+      return Layer.merge(
+        served,
+        Layer.succeedContext(
+          Context.make(HttpMiddleware.SpanNameGenerator, HttpObservability.spanNameGenerator(templates)).pipe(
+            Context.add(
+              HttpMiddleware.TracerDisabledWhen,
+              HttpObservability.untraced(
+                observability?.untracedPaths ?? HttpObservability.defaultUntracedPaths
+              )
+            )
+          )
+        )
+      )
     })
   )
 

@@ -22,6 +22,13 @@
  * closes (see `HttpClient.withScope`), and the timeout ends when response
  * headers arrive, not after the body is read.
  *
+ * Tracing: each hop (every redirect and retry) is one `client` span of
+ * Effect's `HttpClient` (`http.request.method`, `server.address`,
+ * `server.port`, `url.full`, `http.response.status_code`), and the request
+ * carries that span as W3C `traceparent` (with `tracestate`), so the callee
+ * continues the caller's trace. Every query value in `url.full`/`url.query`
+ * is recorded as `REDACTED`: queries may carry secrets.
+ *
  * Testing seam: `unsafeAllowNetworks` lets listed networks through the address
  * check (tests use `127.0.0.1/32` to reach a local server). It is empty by
  * default; never set it from user input.
@@ -153,6 +160,9 @@ const normaliseHost = (host: string): string => {
   return Option.match(ipOfHostname(bare), { onNone: () => bare, onSome: NetAddress.formatIp })
 }
 
+// Every query parameter name, for the span attributes of a hop.
+const everyName: ReadonlyArray<RegExp> = [/(?:)/]
+
 // Origin and path only: userinfo, query and fragment may carry secrets.
 const redact = (url: URL): string => `${url.protocol}//${url.host}${url.pathname}`
 
@@ -250,6 +260,8 @@ export const make = (
           : Effect.retry(guarded, { schedule, times: options.retry.times, while: isRetryable })
       return retried.pipe(
         Effect.catchTag("RetryableStatus", (error) => Effect.succeed(error.response)),
+        // The hop's span records `url.full` and `url.query` with every value redacted.
+        Effect.provideService(UrlParams.CurrentRedactedNames, everyName),
         // fetch must hand 3xx responses back so each hop is checked here.
         Effect.provideServiceEffect(
           FetchHttpClient.RequestInit,

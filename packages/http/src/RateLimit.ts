@@ -38,6 +38,7 @@ import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as HttpObservability from "./HttpObservability.ts"
 import * as Problem from "./Problem.ts"
 
 /**
@@ -275,14 +276,17 @@ export const makeLimiter = (
             Effect.flatMap((decision) =>
               decision.allowed
                 ? Effect.succeed(Option.some({ policy: policyName, options: chosen, decision }))
-                : Effect.fail(
-                    new Exceeded({
-                      detail: "Too many requests. Wait before trying again.",
-                      retryAfter: seconds(decision.retryAfter),
-                      policy: policyName,
-                      limit: chosen.limit,
-                      windowSeconds: seconds(chosen.window)
-                    })
+                : Effect.andThen(
+                    HttpObservability.countRefusal(429, "rate-limit", policyName),
+                    Effect.fail(
+                      new Exceeded({
+                        detail: "Too many requests. Wait before trying again.",
+                        retryAfter: seconds(decision.retryAfter),
+                        policy: policyName,
+                        limit: chosen.limit,
+                        windowSeconds: seconds(chosen.window)
+                      })
+                    )
                   )
             ),
             Effect.catchTag("RateLimitUnavailable", (error) =>
@@ -292,11 +296,14 @@ export const makeLimiter = (
                   Effect.annotateLogs("cause", String(error.cause))
                 ),
                 chosen.onUnavailable === "refuse"
-                  ? Effect.fail(
-                      new Problem.ServiceUnavailable({
-                        detail: "This request cannot be admitted right now. Try again shortly.",
-                        retryAfter: 5
-                      })
+                  ? Effect.andThen(
+                      HttpObservability.countRefusal(503, "rate-limit-unavailable", policyName),
+                      Effect.fail(
+                        new Problem.ServiceUnavailable({
+                          detail: "This request cannot be admitted right now. Try again shortly.",
+                          retryAfter: 5
+                        })
+                      )
                     )
                   : Effect.succeed(Option.none())
               )

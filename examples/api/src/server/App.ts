@@ -11,7 +11,7 @@ import type { AccountsConfig } from "@org/accounts"
 import { AccountsHandlers, AccountsServer } from "@org/accounts"
 import type { Argon2 } from "@org/auth"
 import { AppConfig, type AuditLog, type Captcha, type PasswordHasher, type RateLimiter } from "@org/core"
-import { AuditGroup, type Cors, Docs, Health, HttpApp, Idempotency, RateLimit } from "@org/http"
+import { AuditGroup, type Cors, Docs, Health, HttpApp, Idempotency, Metrics, RateLimit } from "@org/http"
 import { PgDatabase } from "@org/sql"
 import { Config, Effect, Layer, Result } from "effect"
 import { HttpMiddleware } from "effect/http"
@@ -120,7 +120,11 @@ export const make = <E, R>(options: {
     middlewares: options.middlewares,
     cors: options.cors,
     // GET /docs (Scalar, offline) and /docs/problems, with the relaxed headers for those paths only.
-    routes: [Docs.layer(Api, { problems: Idempotency.problemTypes })],
+    routes: [
+      Docs.layer(Api, { problems: Idempotency.problemTypes }),
+      // GET /metrics (Prometheus text); METRICS_TOKEN, when set, must come as a bearer token
+      Metrics.route().pipe(Layer.provide(Metrics.layerConfig), Layer.orDie)
+    ],
     securityHeaders: Docs.securityHeaders()
   })
 

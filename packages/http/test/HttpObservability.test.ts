@@ -1,0 +1,176 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Logger, Tracer } from "effect"
+import { HttpServerResponse } from "effect/http"
+import * as HttpRouter from "effect/http/HttpRouter"
+import { HttpApp, HttpObservability } from "../src/index.ts"
+import { serve } from "./fixtures/client.ts"
+import { Api, handlers, knownId } from "./fixtures/WidgetsApi.ts"
+
+// An in-memory tracer: every span the app opens, kept for inspection.
+const recording = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span(options) {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, layer: Layer.succeed(Tracer.Tracer, tracer) }
+}
+
+const serverSpans = (spans: ReadonlyArray<Tracer.NativeSpan>) =>
+  spans.filter((span) => span.kind === "server")
+
+const only = (spans: ReadonlyArray<Tracer.NativeSpan>): Tracer.NativeSpan => {
+  const servers = serverSpans(spans)
+  assert.strictEqual(servers.length, 1, `server spans: ${servers.map((s) => s.name).join(", ")}`)
+  return servers[0]!
+}
+
+const tracedApp = (
+  options: {
+    readonly routes?: ReadonlyArray<HttpApp.Route>
+    readonly observability?: HttpObservability.Options | false
+  } = {}
+) => {
+  const traces = recording()
+  const app = HttpApp.layer({ api: Api, handlers: handlers(), accessLog: false, ...options }).pipe(
+    Layer.provideMerge(Logger.layer([])),
+    Layer.provideMerge(traces.layer)
+  )
+  return { traces, app }
+}
+
+describe("HttpObservability", () => {
+  it.effect("names the server span after the route template and records the conventions' attributes", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp()
+      const client = yield* serve(app)
+      const reply = yield* client.send(
+        new Request(`http://api.example.test:8443/widgets/${knownId}?secret=s3cret`, {
+          headers: { host: "api.example.test:8443", "user-agent": "probe/1.0", "x-request-id": "req-123" }
+        })
+      )
+      assert.strictEqual(reply.status, 200)
+      const span = only(traces.spans)
+      assert.strictEqual(span.name, "GET /widgets/:id")
+      assert.strictEqual(span.kind, "server")
+      const attributes = span.attributes
+      assert.strictEqual(attributes.get("http.request.method"), "GET")
+      assert.strictEqual(attributes.get("http.route"), "/widgets/:id")
+      assert.strictEqual(attributes.get("http.response.status_code"), 200)
+      assert.strictEqual(attributes.get("url.scheme"), "http")
+      assert.strictEqual(attributes.get("url.path"), `/widgets/${knownId}`)
+      assert.strictEqual(attributes.get("server.address"), "api.example.test")
+      assert.strictEqual(attributes.get("server.port"), 8443)
+      assert.strictEqual(attributes.get("user_agent.original"), "probe/1.0")
+      assert.strictEqual(attributes.get("http.request.id"), "req-123")
+      assert.isFalse(attributes.has("problem.type"))
+      assert.strictEqual(span.status._tag, "Ended")
+      assert.isTrue(span.status._tag === "Ended" && span.status.exit._tag === "Success")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("continues a caller's traceparent", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp()
+      const client = yield* serve(app)
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+      const parentId = "00f067aa0ba902b7"
+      yield* client.call("GET", "/whoami", {
+        headers: { traceparent: `00-${traceId}-${parentId}-01`, tracestate: "vendor=abc" }
+      })
+      const span = only(traces.spans)
+      assert.strictEqual(span.traceId, traceId)
+      assert.isTrue(span.parent._tag === "Some")
+      const parent = span.parent._tag === "Some" ? span.parent.value : undefined
+      assert.strictEqual(parent?.spanId, parentId)
+      assert.strictEqual(parent?.traceId, traceId)
+      assert.strictEqual(span.name, "GET /whoami")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("fails the span of a 500 and records the problem type", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp()
+      const client = yield* serve(app)
+      const reply = yield* client.call("GET", "/boom")
+      assert.strictEqual(reply.status, 500)
+      const span = only(traces.spans)
+      assert.strictEqual(span.name, "GET /boom")
+      assert.strictEqual(span.attributes.get("http.response.status_code"), 500)
+      assert.strictEqual(span.attributes.get("problem.type"), "/docs/problems#internal")
+      assert.isTrue(span.status._tag === "Ended" && span.status.exit._tag === "Failure")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("names an unmatched request by its method and records the 404 problem type", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp()
+      const client = yield* serve(app)
+      const reply = yield* client.call("GET", "/no/such/thing/123")
+      assert.strictEqual(reply.status, 404)
+      const span = only(traces.spans)
+      assert.strictEqual(span.name, "GET")
+      assert.isFalse(span.attributes.has("http.route"))
+      assert.strictEqual(span.attributes.get("http.response.status_code"), 404)
+      assert.strictEqual(span.attributes.get("problem.type"), reply.body.type)
+      assert.strictEqual(span.attributes.get("problem.type"), "/docs/problems#not-found")
+      // A 4xx is the caller's error, not the server's.
+      assert.isTrue(span.status._tag === "Ended" && span.status.exit._tag === "Success")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("records 405 and 415 problems inside the span", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp()
+      const client = yield* serve(app)
+      yield* client.call("DELETE", "/widgets")
+      yield* client.call("POST", "/widgets", { body: "x", headers: { "content-type": "text/plain" } })
+      const [notAllowed, unsupported] = serverSpans(traces.spans)
+      assert.strictEqual(notAllowed?.attributes.get("problem.type"), "/docs/problems#method-not-allowed")
+      assert.strictEqual(unsupported?.name, "POST /widgets")
+      assert.strictEqual(unsupported?.attributes.get("problem.type"), "/docs/problems#unsupported-media-type")
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("does not trace health and metrics by default, and can be told to", () =>
+    Effect.gen(function* () {
+      const metricsRoute = HttpRouter.add("GET", "/metrics", HttpServerResponse.text("m 1\n"))
+      const quiet = tracedApp({ routes: [metricsRoute] })
+      const client = yield* serve(quiet.app)
+      assert.strictEqual((yield* client.call("GET", "/health/live")).status, 200)
+      assert.strictEqual((yield* client.call("GET", "/metrics")).status, 200)
+      assert.strictEqual(serverSpans(quiet.traces.spans).length, 0)
+      const loud = tracedApp({ routes: [metricsRoute], observability: { untracedPaths: [] } })
+      const traced = yield* serve(loud.app)
+      yield* traced.call("GET", "/health/live")
+      yield* traced.call("GET", "/metrics")
+      assert.deepStrictEqual(
+        serverSpans(loud.traces.spans).map((span) => span.name),
+        ["GET /health/live", "GET /metrics"]
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("observability: false leaves Effect's plain span names", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp({ observability: false })
+      const client = yield* serve(app)
+      yield* client.call("GET", `/widgets/${knownId}`)
+      assert.strictEqual(only(traces.spans).name, "GET")
+    }).pipe(Effect.scoped)
+  )
+
+  it("matches templates as the router does", () => {
+    const templates = HttpObservability.makeRouteTemplates({ caseSensitive: true })
+    templates.add("GET", "/items/:id")
+    templates.add("*", "/files/*")
+    assert.strictEqual(templates.find("GET", "/items/1?x=1"), "/items/:id")
+    assert.strictEqual(templates.find("HEAD", "/items/1"), "/items/:id")
+    assert.strictEqual(templates.find("POST", "/items/1"), undefined)
+    assert.strictEqual(templates.find("DELETE", "/files"), "/files/*")
+    assert.strictEqual(templates.find("GET", "/Items/1"), undefined)
+  })
+})
