@@ -6,6 +6,8 @@
  * npm installs the newest version the kit allows. A family package no
  * packed package declares as a peer (`@effect/vitest`) gets `^` and the
  * workspace's version; other tools keep the workspace's exact versions.
+ * Every packed package is also an npm override, so a kit package reached
+ * only through another one resolves to its tarball.
  * Fails if a tarball still says `workspace:` or two packages declare
  * different ranges for the same peer.
  *
@@ -87,7 +89,11 @@ const project = {
   private: true,
   type: "module",
   dependencies: resolve(consumer.dependencies ?? {}),
-  devDependencies: resolve(consumer.devDependencies ?? {})
+  devDependencies: resolve(consumer.devDependencies ?? {}),
+  // A kit package the consumer does not name (`@org/telemetry`, which
+  // `@org/server` depends on) comes from its tarball too, as it would from
+  // the registry once published.
+  overrides: Object.fromEntries(tarballs)
 }
 Fs.writeFileSync(Path.join(projectDir!, "package.json"), `${JSON.stringify(project, null, 2)}\n`)
 for (const [name, range] of Object.entries({ ...project.dependencies, ...project.devDependencies })) {
