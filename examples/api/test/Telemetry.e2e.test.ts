@@ -185,6 +185,22 @@ describe("telemetry of the example API process", () => {
           )
         )
       const traceIds = new Set(spans.map((span: Json) => span.traceId))
+      const names = new Set(spans.map((span: Json) => span.name as string))
+      // the server span of each request, by route template, and the use cases and buses inside them
+      for (const name of [
+        "POST /api/v1/auth/login",
+        "GET /api/v1/items/:id",
+        "Accounts.register",
+        "Accounts.login",
+        "Accounts.mfaVerify",
+        "Accounts.refresh",
+        "QueryBus.dispatch GetItem"
+      ]) {
+        assert.isTrue(names.has(name), `no span ${name} among ${[...names].join(", ")}`)
+      }
+      const served = spans.find((span: Json) => span.name === "GET /api/v1/items/:id")
+      const query = spans.find((span: Json) => span.name === "QueryBus.dispatch GetItem")
+      assert.strictEqual(query.traceId, served.traceId, "the query runs in the request's trace")
       // The request's log lines carry a trace id of an exported span.
       const mine = records.filter((record) => record.request_id === "telemetry-e2e-1")
       assert.isAbove(mine.length, 0, "no log line of the request")

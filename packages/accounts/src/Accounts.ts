@@ -292,7 +292,7 @@ const make = Effect.gen(function* () {
       return outcome(accepted ? "accepted" : "rejected")
     })
 
-  return {
+  return traced({
     register: (input: {
       readonly email: string
       readonly password: string
@@ -668,8 +668,23 @@ const make = Effect.gen(function* () {
           )
         }
       })
-  }
+  })
 })
+
+// Every use case in a span `Accounts.<name>` (a child of the request's), so
+// a trace shows which use case a request ran and how long it took.
+const traced = <T extends Record<string, unknown>>(useCases: T): T =>
+  // The same keys and shapes: each value is the use case, wrapped.
+  Object.fromEntries(
+    Object.entries(useCases).map(([name, useCase]) => [
+      name,
+      Effect.isEffect(useCase)
+        ? Effect.withSpan(useCase, `Accounts.${name}`)
+        : typeof useCase === "function"
+          ? (...args: Array<unknown>) => Effect.withSpan(useCase(...args), `Accounts.${name}`)
+          : useCase
+    ])
+  ) as T
 
 /**
  * The use cases as a service. `Accounts.layer` needs the `Users` store,
