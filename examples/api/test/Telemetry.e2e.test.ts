@@ -14,13 +14,10 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Totp } from "@org/auth"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
+// The kit's own test receiver decodes both OTLP encodings (JSON and protobuf).
+import * as OtlpReceiver from "../../../packages/telemetry/test/fixtures/OtlpReceiver.ts"
 
-interface Received {
-  readonly path: string
-  readonly body: string
-}
-
-const received: Array<Received> = []
+const received: Array<OtlpReceiver.Received> = []
 let receiver: Server
 let receiverPort = 0
 
@@ -31,8 +28,12 @@ beforeAll(
         const chunks: Array<Buffer> = []
         req.on("data", (chunk: Buffer) => chunks.push(chunk))
         req.on("end", () => {
-          received.push({ path: req.url ?? "", body: Buffer.concat(chunks).toString("utf8") })
-          res.writeHead(200, { "content-type": "application/json" }).end("{}")
+          const contentType = req.headers["content-type"] ?? ""
+          received.push({ path: req.url ?? "", contentType, body: Buffer.concat(chunks) })
+          const json = contentType.includes("json")
+          res
+            .writeHead(200, { "content-type": json ? "application/json" : "application/x-protobuf" })
+            .end(json ? "{}" : "")
         })
       })
       receiver.listen(0, "127.0.0.1", () => {
@@ -58,155 +59,161 @@ const exited = (child: ChildProcess) =>
 type Json = any
 
 describe("telemetry of the example API process", () => {
-  it("exports spans, metrics and logs over OTLP; logs carry trace ids and no secrets", async () => {
-    const port = await freePort()
-    const base = `http://127.0.0.1:${port}`
-    const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
-    const child = spawn(process.execPath, ["--conditions=@org/source", main], {
-      env: {
-        ...process.env,
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        DATA_DIR: mkdtempSync(join(tmpdir(), "example-api-telemetry-")),
-        // embedded PGlite and in-memory stores: a database of its own
-        DATABASE_URL: "",
-        REDIS_URL: "",
-        NATS_URL: "",
-        LOG_FORMAT: "json",
-        LOG_LEVEL: "debug",
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`,
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-        OTEL_SERVICE_NAME: "example-api-e2e"
-      },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout?.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8")
-    })
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8")
-    })
-    const done = exited(child)
-    try {
-      for (let i = 0; ; i++) {
-        const ready = await fetch(`${base}/health/ready`).then(
-          (r) => r.status === 200,
-          () => false
-        )
-        if (ready) break
-        if (i > 120 || child.exitCode !== null) assert.fail(`not ready: ${stderr}\n${stdout.slice(-2000)}`)
-        await new Promise((r) => setTimeout(r, 250))
-      }
-      const call = async (
-        method: string,
-        path: string,
-        body?: unknown,
-        headers: Record<string, string> = {}
-      ) => {
-        const response = await fetch(`${base}${path}`, {
-          method,
-          headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) })
-        })
-        const text = await response.text()
-        return { status: response.status, body: text === "" ? undefined : (JSON.parse(text) as Json) }
-      }
-      const email = `otel-${Date.now()}@example.test`
-      const password = "Telemetry-Secret-Passw0rd-42"
-      assert.strictEqual((await call("POST", "/api/v1/auth/register", { email, password })).status, 201)
-      const login = await call("POST", "/api/v1/auth/login", { email, password })
-      assert.strictEqual(login.status, 200)
-      const auth = { authorization: `Bearer ${login.body.access_token}` }
-      const enrolled = await call("POST", "/api/v1/auth/mfa/enroll", undefined, auth)
-      assert.strictEqual(enrolled.status, 200)
-      const secret = Totp.Secret.make(enrolled.body.secret)
-      const step = Totp.stepAt(Date.now())
-      const confirmed = await call(
-        "POST",
-        "/api/v1/auth/mfa/confirm",
-        { code: Totp.codeAt(secret, step) },
-        auth
-      )
-      assert.strictEqual(confirmed.status, 200)
-      const challenge = await call("POST", "/api/v1/auth/login", { email, password })
-      assert.strictEqual(challenge.body.mfa_required, true)
-      // a code of another step: the one just used is spent
-      const code = Totp.codeAt(secret, step + 1)
-      const verified = await call("POST", "/api/v1/auth/mfa/verify", {
-        mfa_token: challenge.body.mfa_token,
-        code
+  for (const protocol of ["http/json", "http/protobuf"] as const)
+    it(`exports spans, metrics and logs over OTLP (${protocol}); logs carry trace ids and no secrets`, async () => {
+      received.length = 0
+      const port = await freePort()
+      const base = `http://127.0.0.1:${port}`
+      const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
+      const child = spawn(process.execPath, ["--conditions=@org/source", main], {
+        env: {
+          ...process.env,
+          HOST: "127.0.0.1",
+          PORT: String(port),
+          DATA_DIR: mkdtempSync(join(tmpdir(), "example-api-telemetry-")),
+          // embedded PGlite and in-memory stores: a database of its own
+          DATABASE_URL: "",
+          REDIS_URL: "",
+          NATS_URL: "",
+          LOG_FORMAT: "json",
+          LOG_LEVEL: "debug",
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`,
+          OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+          OTEL_SERVICE_NAME: "example-api-e2e"
+        },
+        stdio: ["ignore", "pipe", "pipe"]
       })
-      assert.strictEqual(verified.status, 200)
-      const refreshed = await call("POST", "/api/v1/auth/refresh", {
-        refresh_token: verified.body.refresh_token
+      let stdout = ""
+      let stderr = ""
+      child.stdout?.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString("utf8")
       })
-      assert.strictEqual(refreshed.status, 200)
-      const read = await call("GET", "/api/v1/items/00000000-0000-4000-8000-000000000000", undefined, {
-        authorization: `Bearer ${refreshed.body.access_token}`,
-        "x-request-id": "telemetry-e2e-1"
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString("utf8")
       })
-      assert.strictEqual(read.status, 404)
-
-      child.kill("SIGTERM")
-      assert.strictEqual(await done, 0, stderr)
-
-      // Logs: JSON lines, none with a secret of the run.
-      const lines = stdout.split("\n").filter((line) => line.trim() !== "")
-      assert.isAbove(lines.length, 5)
-      const records = lines.map((line) => JSON.parse(line) as Json)
-      const secrets = [
-        password,
-        login.body.access_token,
-        login.body.refresh_token,
-        challenge.body.mfa_token,
-        verified.body.access_token,
-        verified.body.refresh_token,
-        refreshed.body.refresh_token,
-        enrolled.body.secret,
-        ...confirmed.body.recovery_codes
-      ] as Array<string>
-      const exported = received.map((r) => r.body).join("\n")
-      for (const value of secrets) {
-        assert.notInclude(stdout, value, "a secret on stdout")
-        assert.notInclude(exported, value, "a secret in an OTLP payload")
-      }
-
-      // OTLP: the three signals arrived, with the service's name.
-      const paths = new Set(received.map((r) => r.path))
-      assert.includeMembers([...paths], ["/v1/traces", "/v1/metrics", "/v1/logs"], [...paths].join(", "))
-      assert.include(exported, "example-api-e2e")
-      const spans = received
-        .filter((r) => r.path === "/v1/traces")
-        .flatMap((r) =>
-          (JSON.parse(r.body) as Json).resourceSpans.flatMap((rs: Json) =>
-            rs.scopeSpans.flatMap((ss: Json) => ss.spans)
+      const done = exited(child)
+      try {
+        for (let i = 0; ; i++) {
+          const ready = await fetch(`${base}/health/ready`).then(
+            (r) => r.status === 200,
+            () => false
           )
+          if (ready) break
+          if (i > 120 || child.exitCode !== null) assert.fail(`not ready: ${stderr}\n${stdout.slice(-2000)}`)
+          await new Promise((r) => setTimeout(r, 250))
+        }
+        const call = async (
+          method: string,
+          path: string,
+          body?: unknown,
+          headers: Record<string, string> = {}
+        ) => {
+          const response = await fetch(`${base}${path}`, {
+            method,
+            headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers },
+            ...(body === undefined ? {} : { body: JSON.stringify(body) })
+          })
+          const text = await response.text()
+          return { status: response.status, body: text === "" ? undefined : (JSON.parse(text) as Json) }
+        }
+        const email = `otel-${Date.now()}@example.test`
+        const password = "Telemetry-Secret-Passw0rd-42"
+        assert.strictEqual((await call("POST", "/api/v1/auth/register", { email, password })).status, 201)
+        const login = await call("POST", "/api/v1/auth/login", { email, password })
+        assert.strictEqual(login.status, 200)
+        const auth = { authorization: `Bearer ${login.body.access_token}` }
+        const enrolled = await call("POST", "/api/v1/auth/mfa/enroll", undefined, auth)
+        assert.strictEqual(enrolled.status, 200)
+        const secret = Totp.Secret.make(enrolled.body.secret)
+        const step = Totp.stepAt(Date.now())
+        const confirmed = await call(
+          "POST",
+          "/api/v1/auth/mfa/confirm",
+          { code: Totp.codeAt(secret, step) },
+          auth
         )
-      const traceIds = new Set(spans.map((span: Json) => span.traceId))
-      const names = new Set(spans.map((span: Json) => span.name as string))
-      // the server span of each request, by route template, and the use cases and buses inside them
-      for (const name of [
-        "POST /api/v1/auth/login",
-        "GET /api/v1/items/:id",
-        "Accounts.register",
-        "Accounts.login",
-        "Accounts.mfaVerify",
-        "Accounts.refresh",
-        "QueryBus.dispatch GetItem"
-      ]) {
-        assert.isTrue(names.has(name), `no span ${name} among ${[...names].join(", ")}`)
+        assert.strictEqual(confirmed.status, 200)
+        const challenge = await call("POST", "/api/v1/auth/login", { email, password })
+        assert.strictEqual(challenge.body.mfa_required, true)
+        // a code of another step: the one just used is spent
+        const code = Totp.codeAt(secret, step + 1)
+        const verified = await call("POST", "/api/v1/auth/mfa/verify", {
+          mfa_token: challenge.body.mfa_token,
+          code
+        })
+        assert.strictEqual(verified.status, 200)
+        const refreshed = await call("POST", "/api/v1/auth/refresh", {
+          refresh_token: verified.body.refresh_token
+        })
+        assert.strictEqual(refreshed.status, 200)
+        const read = await call("GET", "/api/v1/items/00000000-0000-4000-8000-000000000000", undefined, {
+          authorization: `Bearer ${refreshed.body.access_token}`,
+          "x-request-id": "telemetry-e2e-1"
+        })
+        assert.strictEqual(read.status, 404)
+
+        child.kill("SIGTERM")
+        assert.strictEqual(await done, 0, stderr)
+
+        // Logs: JSON lines, none with a secret of the run.
+        const lines = stdout.split("\n").filter((line) => line.trim() !== "")
+        assert.isAbove(lines.length, 5)
+        const records = lines.map((line) => JSON.parse(line) as Json)
+        const secrets = [
+          password,
+          login.body.access_token,
+          login.body.refresh_token,
+          challenge.body.mfa_token,
+          verified.body.access_token,
+          verified.body.refresh_token,
+          refreshed.body.refresh_token,
+          enrolled.body.secret,
+          ...confirmed.body.recovery_codes
+        ] as Array<string>
+        // protobuf keeps strings as UTF-8 bytes: a secret in a payload shows in its text either way
+        const exported = received.map((r) => r.body.toString("utf8")).join("\n")
+        for (const value of secrets) {
+          assert.notInclude(stdout, value, "a secret on stdout")
+          assert.notInclude(exported, value, "a secret in an OTLP payload")
+        }
+
+        // OTLP: the three signals arrived, decoded, with the service's name.
+        const paths = new Set(received.map((r) => r.path))
+        assert.includeMembers([...paths], ["/v1/traces", "/v1/metrics", "/v1/logs"], [...paths].join(", "))
+        for (const r of received)
+          assert.include(r.contentType, protocol === "http/json" ? "json" : "protobuf")
+        const decoded = OtlpReceiver.decodeAll(received)
+        assert.strictEqual(decoded.resource["service.name"], "example-api-e2e")
+        assert.include(decoded.metrics, "http.server.request.duration")
+        const spans = decoded.spans
+        const traceIds = new Set(spans.map((span) => span.traceId))
+        // an exported log record of the request carries a trace id of an exported span
+        assert.isTrue(
+          decoded.logs.some((log) => log.traceId !== undefined && traceIds.has(log.traceId)),
+          "no OTLP log record in a span"
+        )
+        const names = new Set(spans.map((span) => span.name))
+        // the server span of each request, by route template, and the use cases and buses inside them
+        for (const name of [
+          "POST /api/v1/auth/login",
+          "GET /api/v1/items/:id",
+          "Accounts.register",
+          "Accounts.login",
+          "Accounts.mfaVerify",
+          "Accounts.refresh",
+          "QueryBus.dispatch GetItem"
+        ]) {
+          assert.isTrue(names.has(name), `no span ${name} among ${[...names].join(", ")}`)
+        }
+        const served = spans.find((span) => span.name === "GET /api/v1/items/:id")
+        const query = spans.find((span) => span.name === "QueryBus.dispatch GetItem")
+        assert.strictEqual(query?.traceId, served?.traceId, "the query runs in the request's trace")
+        // The request's log lines carry a trace id of an exported span.
+        const mine = records.filter((record) => record.request_id === "telemetry-e2e-1")
+        assert.isAbove(mine.length, 0, "no log line of the request")
+        for (const record of mine) assert.isTrue(traceIds.has(record.trace_id), JSON.stringify(record))
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL")
       }
-      const served = spans.find((span: Json) => span.name === "GET /api/v1/items/:id")
-      const query = spans.find((span: Json) => span.name === "QueryBus.dispatch GetItem")
-      assert.strictEqual(query.traceId, served.traceId, "the query runs in the request's trace")
-      // The request's log lines carry a trace id of an exported span.
-      const mine = records.filter((record) => record.request_id === "telemetry-e2e-1")
-      assert.isAbove(mine.length, 0, "no log line of the request")
-      for (const record of mine) assert.isTrue(traceIds.has(record.trace_id), JSON.stringify(record))
-    } finally {
-      if (child.exitCode === null) child.kill("SIGKILL")
-    }
-  }, 90_000)
+    }, 90_000)
 })
