@@ -162,5 +162,20 @@ export const make = <D extends Entity.Any>(
 
     const count = (filter?: Specification.Spec) => Effect.map(matching(filter), (found) => found.length)
 
-    return { create, findById, update, delete: remove, list, count }
+    // The SQL repository's spans (`RepositorySql.spanOptions`), so a trace
+    // reads the same on either.
+    const traced = {
+      kind: "internal",
+      attributes: { "db.collection.name": definition.table, "repository.entity": definition.name },
+      captureStackTrace: false
+    } as const
+    return {
+      create: (input) => Effect.withSpan(create(input), "Repository.create", traced),
+      findById: (id) => Effect.withSpan(findById(id), "Repository.findById", traced),
+      update: (id, patch, options) =>
+        Effect.withSpan(update(id, patch, options), "Repository.update", traced),
+      delete: (id, options) => Effect.withSpan(remove(id, options), "Repository.delete", traced),
+      list: (request) => Effect.withSpan(list(request), "Repository.list", traced),
+      count: (filter) => Effect.withSpan(count(filter), "Repository.count", traced)
+    } satisfies Repository.ForEntity<D>
   })

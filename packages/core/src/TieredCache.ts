@@ -16,6 +16,9 @@
  *   `CircuitBreaker` in there); after `outage.failures` consecutive failures
  *   L2 is skipped for `outage.coolDown`, then one request probes it. Entering
  *   and leaving an outage is logged once each.
+ * - Tracing: every `getOrLoad` sets `cache.hit` (`l1`, `l2`, `miss`) and
+ *   `cache.name` on the caller's span; only a load gets a span of its own,
+ *   `TieredCache.load`.
  *
  * Keys, prefixes and tags are scoped to the cache's namespace.
  *
@@ -27,6 +30,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Schema from "effect/Schema"
@@ -158,6 +162,19 @@ type Read<A> =
 const missed: Read<never> = { _tag: "Miss" }
 const down: Read<never> = { _tag: "Down" }
 
+/** Where a `getOrLoad` found its value: the `cache.hit` attribute of the caller's span. */
+type Found = "l1" | "l2" | "miss"
+
+// On the caller's span, not a span of its own: a span per L1 hit would cost
+// more than the hit. Reads the fiber's cached span, allocates nothing.
+const mark = (fiber: Fiber.Fiber<unknown, unknown>, name: string, found: Found): void => {
+  const span = fiber.cache.span
+  if (span !== undefined && span._tag === "Span" && span.status._tag === "Started") {
+    span.attribute("cache.name", name)
+    span.attribute("cache.hit", found)
+  }
+}
+
 const randomId = Effect.map(
   Effect.all([Random.nextInt, Random.nextInt]),
   ([a, b]) => `${(a >>> 0).toString(36)}${(b >>> 0).toString(36)}`
@@ -241,6 +258,17 @@ export const make = <A, I>(
       ),
       (remove) => Effect.sync(remove)
     )
+
+    const loadSpan = {
+      kind: "internal",
+      attributes: { "cache.name": name },
+      captureStackTrace: false
+    } as const
+    const found = <X>(value: X, where: Found): Effect.Effect<X> =>
+      Effect.withFiber((fiber) => {
+        mark(fiber, name, where)
+        return Effect.succeed(value)
+      })
 
     const storeKey = (key: string) => `${namespace}:${key}`
     const storeTag = (tag: string) => `${namespace}:${tag}`
@@ -449,20 +477,21 @@ export const make = <A, I>(
     ): Effect.Effect<A, E, R> =>
       Effect.gen(function* () {
         const read = yield* readL2(key)
-        if (read._tag === "Hit") return read.value
+        if (read._tag === "Hit") return yield* found(read.value, "l2")
         // One failed L2 operation per request at most: a down L2 costs one timeout.
         const token = yield* randomId
         let lock: LockState = read._tag === "Down" ? "down" : yield* acquire(key, token)
         if (lock === "busy") {
           const other = yield* awaitOther(key, token)
-          if (other.read._tag === "Hit") return other.read.value
+          if (other.read._tag === "Hit") return yield* found(other.read.value, "l2")
           lock = other.lock
         }
+        yield* found(undefined, "miss")
         counters.loads++
         const skipL2 = lock === "down"
         const run = Effect.tap(Effect.suspend(load), (value) =>
           write(key, value, entry, () => self.dirty, skipL2)
-        )
+        ).pipe(Effect.withSpan("TieredCache.load", loadSpan))
         if (lock !== "held") return yield* run
         return yield* Effect.ensuring(run, l2("unlock", store.releaseLock(storeKey(key), token), true))
       })
@@ -475,8 +504,9 @@ export const make = <A, I>(
       Effect.suspend(() => {
         const current = loading.get(key)
         if (current !== undefined) {
+          // Waited for another fiber's lookup: a miss for this caller too.
           return Effect.flatMap(Deferred.await(current.deferred), (result) =>
-            Option.isSome(result) ? Effect.succeed(result.value) : getOrLoad(key, load, entry)
+            Option.isSome(result) ? found(result.value, "miss") : getOrLoad(key, load, entry)
           )
         }
         const self: Loading<A> = { deferred: Deferred.makeUnsafe(), dirty: false }
@@ -499,9 +529,11 @@ export const make = <A, I>(
       load: () => Effect.Effect<A, E, R>,
       entry?: EntryOptions<A>
     ): Effect.Effect<A, E, R> =>
-      Effect.suspend(() => {
+      Effect.withFiber((fiber) => {
         const hit = l1.get(key)
-        return hit === undefined ? miss(key, load, entry) : Effect.succeed(hit.value)
+        if (hit === undefined) return miss(key, load, entry)
+        mark(fiber, name, "l1")
+        return Effect.succeed(hit.value)
       })
 
     const invalidateEverywhere = (target: Target, remote: Effect.Effect<void, CacheStoreError>) =>

@@ -22,6 +22,9 @@
  *   (the default for `default`: an outage of Redis does not take the API
  *   down) or `"refuse"` (503 with `Retry-After`; the default for `auth`:
  *   guessing passwords must stay throttled).
+ * - Every decision is counted (`ratelimit.decisions` by `policy` and
+ *   `outcome`: `allowed`, `refused`, `unavailable`) and set on the current
+ *   span (`ratelimit.policy`, `ratelimit.outcome`).
  *
  * @since 0.2.0
  */
@@ -31,11 +34,13 @@ import type * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as HttpEffect from "effect/http/HttpEffect"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as HttpObservability from "./HttpObservability.ts"
@@ -266,47 +271,68 @@ export const makeLimiter = (
         new Error(`RateLimit: policy names must be 1 to 64 of [A-Za-z0-9._-], not ${invalid.join(", ")}`)
       )
     }
+    // Worked out once per policy: the request path only looks them up.
+    const recorders = new Map<string, Recorders>()
+    for (const policyName of Object.keys(options.policies)) {
+      recorders.set(policyName, {
+        allowed: recorder(policyName, "allowed"),
+        refused: recorder(policyName, "refused"),
+        unavailable: recorder(policyName, "unavailable")
+      })
+    }
     return Effect.succeed(
       Limiter.of({
         take: (name, client) => {
           if (name === "none") return Effect.succeed(Option.none())
           const policyName = name in options.policies ? name : "default"
           const chosen = options.policies[policyName] ?? options.policies.default
+          const record = recorders.get(policyName)!
           return store.take(`${policyName}:${client}`, chosen).pipe(
             Effect.flatMap((decision) =>
-              decision.allowed
-                ? Effect.succeed(Option.some({ policy: policyName, options: chosen, decision }))
-                : Effect.andThen(
-                    HttpObservability.countRefusal(429, "rate-limit", policyName),
-                    Effect.fail(
-                      new Exceeded({
-                        detail: "Too many requests. Wait before trying again.",
-                        retryAfter: seconds(decision.retryAfter),
-                        policy: policyName,
-                        limit: chosen.limit,
-                        windowSeconds: seconds(chosen.window)
-                      })
-                    )
+              Effect.withFiber((fiber): Effect.Effect<Option.Option<Outcome>, Exceeded> => {
+                if (decision.allowed) {
+                  record.allowed(fiber)
+                  return Effect.succeed(Option.some({ policy: policyName, options: chosen, decision }))
+                }
+                record.refused(fiber)
+                return Effect.andThen(
+                  HttpObservability.countRefusal(429, "rate-limit", policyName),
+                  Effect.fail(
+                    new Exceeded({
+                      detail: "Too many requests. Wait before trying again.",
+                      retryAfter: seconds(decision.retryAfter),
+                      policy: policyName,
+                      limit: chosen.limit,
+                      windowSeconds: seconds(chosen.window)
+                    })
                   )
+                )
+              })
             ),
             Effect.catchTag("RateLimitUnavailable", (error) =>
-              Effect.andThen(
-                Effect.logWarning("rate limit store unavailable").pipe(
-                  Effect.annotateLogs({ policy: policyName, onUnavailable: chosen.onUnavailable ?? "allow" }),
-                  Effect.annotateLogs("cause", String(error.cause))
-                ),
-                chosen.onUnavailable === "refuse"
-                  ? Effect.andThen(
-                      HttpObservability.countRefusal(503, "rate-limit-unavailable", policyName),
-                      Effect.fail(
-                        new Problem.ServiceUnavailable({
-                          detail: "This request cannot be admitted right now. Try again shortly.",
-                          retryAfter: 5
-                        })
+              Effect.withFiber((fiber) => {
+                record.unavailable(fiber)
+                return Effect.andThen(
+                  Effect.logWarning("rate limit store unavailable").pipe(
+                    Effect.annotateLogs({
+                      policy: policyName,
+                      onUnavailable: chosen.onUnavailable ?? "allow"
+                    }),
+                    Effect.annotateLogs("cause", String(error.cause))
+                  ),
+                  chosen.onUnavailable === "refuse"
+                    ? Effect.andThen(
+                        HttpObservability.countRefusal(503, "rate-limit-unavailable", policyName),
+                        Effect.fail(
+                          new Problem.ServiceUnavailable({
+                            detail: "This request cannot be admitted right now. Try again shortly.",
+                            retryAfter: 5
+                          })
+                        )
                       )
-                    )
-                  : Effect.succeed(Option.none())
-              )
+                    : Effect.succeed(Option.none())
+                )
+              })
             )
           )
         }
@@ -315,6 +341,75 @@ export const makeLimiter = (
   })
 
 const isPolicyName = Schema.is(PolicyNameSchema)
+
+/**
+ * What a limiter decided for one request: `allowed`, `refused` (a 429), or
+ * `unavailable` (the store could not decide; the policy's `onUnavailable`
+ * then lets it pass or refuses it with a 503).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type DecisionOutcome = "allowed" | "refused" | "unavailable"
+
+/**
+ * The name of the decision counter, `ratelimit.decisions`, with `policy`
+ * and `outcome` attributes.
+ *
+ * @since 0.4.0
+ * @category metrics
+ */
+export const decisionsMetricName = "ratelimit.decisions"
+
+const decisionSeries = new Map<string, Metric.Counter<number>>()
+
+/**
+ * The counter of one policy's decisions of one outcome
+ * (`ratelimit.decisions`).
+ *
+ * @example
+ * ```ts
+ * import { Metric } from "effect"
+ * import { RateLimit } from "@org/http"
+ *
+ * const refusedLogins = Metric.value(RateLimit.decisionCounter("auth", "refused"))
+ * ```
+ *
+ * @since 0.4.0
+ * @category metrics
+ */
+export const decisionCounter = (policy: string, outcome: DecisionOutcome): Metric.Counter<number> => {
+  const key = `${outcome}:${policy}`
+  let counter = decisionSeries.get(key)
+  if (counter === undefined) {
+    counter = Metric.counter(decisionsMetricName, {
+      description: "Rate-limit decisions by policy and outcome.",
+      incremental: true,
+      attributes: { policy, outcome }
+    })
+    decisionSeries.set(key, counter)
+  }
+  return counter
+}
+
+/**
+ * Counts one decision and puts it on the current span (`ratelimit.policy`,
+ * `ratelimit.outcome`) in the step that already holds the decision: no
+ * Effect of its own, as every request passes here.
+ */
+const recorder = (policy: string, outcome: DecisionOutcome) => {
+  const counter = decisionCounter(policy, outcome)
+  return (fiber: Fiber.Fiber<unknown, unknown>): void => {
+    counter.updateUnsafe(1, fiber.context)
+    const span = fiber.cache.span
+    if (span !== undefined && span._tag === "Span" && span.status._tag === "Started") {
+      span.attribute("ratelimit.policy", policy)
+      span.attribute("ratelimit.outcome", outcome)
+    }
+  }
+}
+
+type Recorders = Record<DecisionOutcome, (fiber: Fiber.Fiber<unknown, unknown>) => void>
 
 const hasBearer = (request: HttpServerRequest.HttpServerRequest): boolean =>
   /^bearer\s/i.test(request.headers.authorization ?? "")

@@ -9,7 +9,7 @@
 import { join } from "node:path"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { AppConfig } from "@org/core"
-import { Config, Duration, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Config, Duration, Effect, Layer, Metric, Option, Redacted, Schedule, Schema } from "effect"
 import type { SqlError } from "effect/sql"
 import { SqlClient } from "effect/sql"
 import type * as PgEmbedded from "./PgEmbedded.ts"
@@ -127,9 +127,99 @@ export const backend: Effect.Effect<Backend, DatabaseConfigError> = Effect.gen(f
 })
 
 /**
+ * Options of `layerPoolMetrics`.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface PoolMetricsOptions {
+  /** How often the pool is read; 5 seconds when omitted. */
+  readonly interval?: Duration.Input | undefined
+  /** `db.client.connection.pool.name`; `default` when omitted. */
+  readonly poolName?: string | undefined
+}
+
+/**
+ * The names of the pool gauges (OpenTelemetry's database client
+ * conventions).
+ *
+ * @since 0.4.0
+ * @category metrics
+ */
+export const poolMetricNames = {
+  count: "db.client.connection.count",
+  pendingRequests: "db.client.connection.pending_requests",
+  max: "db.client.connection.max"
+} as const
+
+/**
+ * Gauges of the `PgClient` pool, read from its snapshot (`poolStats`) when
+ * the layer starts and then every `interval`, by a fiber of the layer's
+ * scope: `db.client.connection.count` by `db.client.connection.state`
+ * (`used`, `idle`), `db.client.connection.pending_requests` (borrowers
+ * waiting for a connection) and `db.client.connection.max`. A read is a
+ * few field loads; nothing runs per query. `layerConfig` includes it.
+ *
+ * @example
+ * ```ts
+ * import * as PgClient from "@effect/sql-pg/PgClient"
+ * import { Layer, Redacted } from "effect"
+ * import { PgDatabase } from "@org/sql"
+ *
+ * const Database = Layer.provideMerge(
+ *   PgDatabase.layerPoolMetrics({ interval: "10 seconds" }),
+ *   PgClient.layer({ url: Redacted.make("postgresql://postgres@127.0.0.1:5432/app") })
+ * )
+ * ```
+ *
+ * @since 0.4.0
+ * @category metrics
+ */
+export const layerPoolMetrics = (
+  options: PoolMetricsOptions = {}
+): Layer.Layer<never, never, PgClient.PgClient> =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const client = yield* PgClient.PgClient
+      const pool = { "db.client.connection.pool.name": options.poolName ?? "default" }
+      const unit = { unit: "{connection}" }
+      const used = Metric.gauge(poolMetricNames.count, {
+        description: "Connections of the pool by state.",
+        attributes: { ...pool, ...unit, "db.client.connection.state": "used" }
+      })
+      const idle = Metric.gauge(poolMetricNames.count, {
+        description: "Connections of the pool by state.",
+        attributes: { ...pool, ...unit, "db.client.connection.state": "idle" }
+      })
+      const pending = Metric.gauge(poolMetricNames.pendingRequests, {
+        description: "Requests waiting for a connection of the pool.",
+        attributes: { ...pool, unit: "{request}" }
+      })
+      const max = Metric.gauge(poolMetricNames.max, {
+        description: "The most connections the pool opens.",
+        attributes: { ...pool, ...unit }
+      })
+      const sample = Effect.flatMap(client.poolStats, (stats) =>
+        Effect.all(
+          [
+            Metric.update(used, stats.used),
+            Metric.update(idle, stats.idle),
+            Metric.update(pending, stats.pending),
+            Metric.update(max, stats.max)
+          ],
+          { discard: true }
+        )
+      )
+      const interval = Duration.fromInputUnsafe(options.interval ?? Duration.seconds(5))
+      yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(interval)))
+    })
+  )
+
+/**
  * Provides `PgClient` and `SqlClient` from configuration: Postgres at
  * `DATABASE_URL` when it is set, else embedded PGlite in `${DATA_DIR}/pg`
- * (loaded on demand: see `loadEmbedded`).
+ * (loaded on demand: see `loadEmbedded`). Its pool is measured
+ * (`layerPoolMetrics`, every 5 seconds).
  *
  * @example
  * ```ts
@@ -160,7 +250,7 @@ export const layerConfig: Layer.Layer<
     yield* Effect.logInfo(`PgDatabase: embedded PGlite in ${selected.dataDir}`)
     return embedded.layer({ dataDir: selected.dataDir })
   })
-)
+).pipe((database) => Layer.provideMerge(layerPoolMetrics(), database))
 
 const isModuleNotFound = (error: unknown): boolean =>
   typeof error === "object" && error !== null && "code" in error && error.code === "ERR_MODULE_NOT_FOUND"
