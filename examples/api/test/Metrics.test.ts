@@ -44,7 +44,7 @@ describe("GET /metrics", () => {
           assert.strictEqual((yield* api.call("GET", `/api/v1/items/${created.body.id}`)).status, 200)
         }
         const delivered = (text: string) =>
-          sample(text, "outbox_deliveries", { outcome: "completed", type: "ItemCreated" })
+          sample(text, "outbox_deliveries_total", { outcome: "completed", type: "ItemCreated" })
         // the dispatcher delivers after the commit: scrape until it has
         const after = yield* scrape(api).pipe(
           Effect.filterOrFail(

@@ -90,25 +90,35 @@ export const layerConfig: Layer.Layer<Access, Config.ConfigError> = Layer.unwrap
   )
 )
 
-// The units of the kit's metrics, as Prometheus name suffixes.
-const suffixes: Readonly<Record<string, string>> = {
-  [metricNames.requestDuration]: "_seconds",
-  [metricNames.requestBodySize]: "_bytes",
-  [metricNames.responseBodySize]: "_bytes",
-  [metricNames.refusals]: "_total"
-}
+// The units of the kit's metrics (OTel names), as Prometheus name suffixes:
+// counters end in `_total`, durations and delays in `_seconds`, sizes and
+// memory in `_bytes`. Names already written the Prometheus way
+// (`cache_hits`, `circuit_breaker_calls_total`) are left alone.
+const counters = new Set([
+  metricNames.refusals,
+  "ratelimit.decisions",
+  "outbox.deliveries",
+  "outbox.consumer.failures"
+])
+const suffixOf = (name: string): string =>
+  counters.has(name)
+    ? "_total"
+    : /\.(duration|lag)$|\.delay\./.test(name)
+      ? "_seconds"
+      : /\.size$|\.memory\./.test(name)
+        ? "_bytes"
+        : ""
 
 /**
- * The name mapper of the route: adds the unit suffix of the kit's HTTP
- * metrics, leaves other names as they are.
+ * The name mapper of the route: adds the unit suffix of the kit's metrics
+ * (`http.server.request.duration` -> `..._seconds`, counters -> `..._total`),
+ * leaves other names as they are.
  *
  * @since 0.3.0
  * @category rendering
  */
-export const metricNameMapper: PrometheusMetrics.MetricNameMapper = (name) => {
-  const suffix = suffixes[name]
-  return suffix === undefined ? name : name + suffix
-}
+export const metricNameMapper: PrometheusMetrics.MetricNameMapper = (name) =>
+  name.includes(".") ? name + suffixOf(name) : name
 
 // Compares every character whatever the first difference, so the time
 // taken does not tell how much of a guess was right.

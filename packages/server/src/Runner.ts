@@ -35,7 +35,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { AppConfig } from "@org/core"
 import { BodyLimit, HttpApp, RequestId } from "@org/http"
-import { Redaction, Telemetry, TelemetryConfig, TelemetryLogger } from "@org/telemetry"
+import { Redaction, RuntimeMetrics, Telemetry, TelemetryConfig, TelemetryLogger } from "@org/telemetry"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
@@ -340,7 +340,10 @@ export const launch = <E, EA = never>(
       // OTEL_*: traces, metrics and logs over OTLP when an endpoint is set, nothing
       // otherwise; its finalizer flushes them (bounded) after the app has stopped.
       // Inside the logger layer, so the OTLP logger joins the console one.
-      Effect.provide(Telemetry.layer(telemetry, { serviceName: options.name })),
+      // and the process's own gauges: event-loop delay and utilisation, heap, RSS
+      Effect.provide(
+        Layer.merge(Telemetry.layer(telemetry, { serviceName: options.name }), RuntimeMetrics.layer())
+      ),
       Effect.provide(Logger.layer([logger, Redaction.tracerLogger])),
       Effect.provideService(References.MinimumLogLevel, config.logLevel)
     )
