@@ -1,0 +1,480 @@
+/**
+ * What telemetry costs, in one run:
+ *
+ * 1. The example API as two real processes (as `pnpm start` runs it), one
+ *    with telemetry off and one exporting over OTLP/HTTP protobuf to a
+ *    receiver on loopback in this process (every request sampled), both
+ *    under the same load of the authenticated item read
+ *    (`GET /api/v1/items/{id}` with a bearer token, keep-alive, 50
+ *    concurrent loops), interleaved off, on, off, on, … Requests/s, p50,
+ *    p99 and the ratio on/off (target >= 0.85).
+ * 2. Spans per second of Effect's own OTLP exporter (what `Telemetry.layer`
+ *    uses) against `@effect/opentelemetry` over the official OTel SDK
+ *    (`NodeSdk.layer`, `BatchSpanProcessor`, `OTLPTraceExporter` protobuf),
+ *    both sending to the same receiver; every span is counted on arrival.
+ *
+ * The database is `DATABASE_URL` when set, else each process's embedded
+ * PGlite; Redis and NATS stay off (in-memory stores), `LOG_LEVEL=warn`
+ * keeps logging out of the measurement, `RATE_LIMIT` is raised so the
+ * limiter runs but never refuses.
+ * Usage: `./node_modules/.bin/node --conditions=@org/source bench/run.ts telemetry`
+ * (`BENCH_SECONDS`, `BENCH_ROUNDS`, `BENCH_CONNECTIONS` override 3, 8, 50). Short
+ * phases, many rounds: a burst of other work on the machine hits one pair,
+ * and the median of the per-round ratios shows it.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { Agent, createServer, request } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { setTimeout as sleep } from "node:timers/promises"
+import { gunzipSync } from "node:zlib"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Effect, type Layer } from "effect"
+import * as Telemetry from "../packages/telemetry/src/Telemetry.ts"
+import * as TelemetryConfig from "../packages/telemetry/src/TelemetryConfig.ts"
+import type { Comparison } from "./harness.ts"
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 3)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 8)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const spans = 200_000
+/** on/off >= 0.85, as the harness's ours/baseline time-per-request ratio. */
+const target = Number((1 / 0.85).toFixed(3))
+
+// ---------------------------------------------------------------------------
+// The OTLP receiver: 200 to everything, bytes counted per path; bodies kept
+// only while spans are to be counted (after the timed part).
+// ---------------------------------------------------------------------------
+
+interface Received {
+  requests: number
+  bytes: number
+}
+
+const received = new Map<string, Received>()
+let kept: Array<Buffer> | undefined
+const receiver = createServer((req, res) => {
+  const chunks: Array<Buffer> = []
+  req.on("data", (chunk: Buffer) => chunks.push(chunk))
+  req.on("end", () => {
+    const body = Buffer.concat(chunks)
+    const path = req.url ?? ""
+    const entry = received.get(path) ?? { requests: 0, bytes: 0 }
+    entry.requests++
+    entry.bytes += body.length
+    received.set(path, entry)
+    if (kept !== undefined && path === "/v1/traces") {
+      kept.push(req.headers["content-encoding"] === "gzip" ? gunzipSync(body) : body)
+    }
+    res.writeHead(200, { "content-type": "application/x-protobuf" }).end()
+  })
+})
+
+// ExportTraceServiceRequest: resource_spans = 1 > scope_spans = 2 > spans = 2.
+const varint = (buf: Uint8Array, at: number): [value: number, next: number] => {
+  let value = 0
+  let shift = 0
+  let pos = at
+  for (;;) {
+    const byte = buf[pos++]!
+    value += (byte & 0x7f) * 2 ** shift
+    if (byte < 0x80) return [value, pos]
+    shift += 7
+  }
+}
+
+const embedded = (buf: Uint8Array, start: number, end: number, field: number) => {
+  const found: Array<[number, number]> = []
+  let pos = start
+  while (pos < end) {
+    const [key, afterKey] = varint(buf, pos)
+    const wire = key & 7
+    pos = afterKey
+    if (wire === 0) pos = varint(buf, pos)[1]
+    else if (wire === 1) pos += 8
+    else if (wire === 5) pos += 4
+    else if (wire === 2) {
+      const [length, body] = varint(buf, pos)
+      if (Math.floor(key / 8) === field) found.push([body, body + length])
+      pos = body + length
+    } else throw new Error(`unexpected protobuf wire type ${wire}`)
+  }
+  return found
+}
+
+const countSpans = (body: Buffer) => {
+  let count = 0
+  for (const [rs, rsEnd] of embedded(body, 0, body.length, 1)) {
+    for (const [ss, ssEnd] of embedded(body, rs, rsEnd, 2)) count += embedded(body, ss, ssEnd, 2).length
+  }
+  return count
+}
+
+// ---------------------------------------------------------------------------
+// The example API as child processes.
+// ---------------------------------------------------------------------------
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+
+interface Target {
+  readonly name: string
+  readonly child: ChildProcess
+  readonly port: number
+  readonly agent: Agent
+  readonly output: () => string
+  path: string
+  authorization: string
+}
+
+const start = async (name: string, otlpEndpoint: string | undefined): Promise<Target> => {
+  const port = await freePort()
+  const env: Record<string, string | undefined> = { ...process.env }
+  for (const key of Object.keys(env)) if (key.startsWith("OTEL_")) delete env[key]
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@org/source", join(import.meta.dirname, "../examples/api/src/main.ts")],
+    {
+      env: {
+        ...env,
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        DATA_DIR: mkdtempSync(join(tmpdir(), `bench-telemetry-${name}-`)),
+        DATABASE_URL: process.env.DATABASE_URL ?? "",
+        REDIS_URL: "",
+        NATS_URL: "",
+        LOG_FORMAT: "json",
+        LOG_LEVEL: "warn",
+        RATE_LIMIT: "1000000/second",
+        ...(otlpEndpoint === undefined
+          ? {}
+          : { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, OTEL_SERVICE_NAME: "example-api-bench" })
+      },
+      stdio: ["ignore", "pipe", "pipe"]
+    }
+  )
+  let output = ""
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString("utf8")).slice(-4000)
+  }
+  child.stdout?.on("data", keep)
+  child.stderr?.on("data", keep)
+  return {
+    name,
+    child,
+    port,
+    agent: new Agent({ keepAlive: true, maxSockets: connections }),
+    output: () => output,
+    path: "",
+    authorization: ""
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the set-up reads JSON responses field by field.
+type Json = any
+
+const call = async (target: Target, method: string, path: string, body?: unknown) => {
+  const response = await fetch(`http://127.0.0.1:${target.port}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(target.authorization === "" ? {} : { authorization: target.authorization })
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+  const text = await response.text()
+  return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as Json }
+}
+
+/** Ready, then an account, a token and one item to read. */
+const prepare = async (target: Target) => {
+  const deadline = performance.now() + 60_000
+  for (;;) {
+    const ready = await fetch(`http://127.0.0.1:${target.port}/health/ready`).then(
+      (r) => r.status === 200,
+      () => false
+    )
+    if (ready) break
+    if (performance.now() > deadline || target.child.exitCode !== null) {
+      throw new Error(`${target.name}: not ready\n${target.output()}`)
+    }
+    await sleep(100)
+  }
+  const email = `reader-${randomUUID()}@example.test`
+  const password = "Correct-Horse-Battery-Staple-42"
+  const registered = await call(target, "POST", "/api/v1/auth/register", { email, password })
+  if (registered.status !== 201)
+    throw new Error(`${target.name}: register ${registered.status} ${JSON.stringify(registered.body)}`)
+  const login = await call(target, "POST", "/api/v1/auth/login", { email, password })
+  if (login.status !== 200) throw new Error(`${target.name}: login ${login.status}`)
+  target.authorization = `Bearer ${login.body.access_token}`
+  const created = await call(target, "POST", "/api/v1/items", { name: "Saw", price: 12.5, quantity: 3 })
+  if (created.status !== 201) throw new Error(`${target.name}: create ${created.status}`)
+  target.path = `/api/v1/items/${created.body.id}`
+}
+
+const stop = async (target: Target) => {
+  target.agent.destroy()
+  if (target.child.exitCode !== null) return
+  const exited = new Promise<void>((resolve) => target.child.once("exit", () => resolve()))
+  target.child.kill("SIGTERM")
+  const timer = setTimeout(() => target.child.kill("SIGKILL"), 10_000)
+  await exited
+  clearTimeout(timer)
+}
+
+// CPU time of the server process (user + system, ms), from /proc: unlike
+// requests/s, the cost per request barely moves when other work shares the
+// machine. Undefined where there is no /proc.
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+const cpuMillis = (pid: number | undefined): number | undefined => {
+  const file = `/proc/${pid}/stat`
+  if (pid === undefined || !existsSync(file)) return undefined
+  const fields = readFileSync(file, "utf8").split(") ")[1]!.split(" ")
+  // utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond
+}
+
+// ---------------------------------------------------------------------------
+// The load: `connections` loops, each one request at a time, for `seconds`.
+// ---------------------------------------------------------------------------
+
+const get = (target: Target) =>
+  new Promise<number>((resolve, reject) => {
+    const req = request(
+      {
+        host: "127.0.0.1",
+        port: target.port,
+        path: target.path,
+        agent: target.agent,
+        headers: { authorization: target.authorization }
+      },
+      (res) => {
+        res.resume()
+        res.on("end", () => resolve(res.statusCode ?? 0))
+        res.on("error", reject)
+      }
+    )
+    req.on("error", reject)
+    req.end()
+  })
+
+interface Phase {
+  readonly ok: number
+  readonly errors: number
+  readonly elapsed: number
+  readonly latencies: Array<number>
+  /** Server CPU ms spent in the phase, if known. */
+  readonly cpu: number | undefined
+}
+
+const load = async (target: Target, duration: number): Promise<Phase> => {
+  const latencies: Array<number> = []
+  let errors = 0
+  const cpuBefore = cpuMillis(target.child.pid)
+  const begin = performance.now()
+  const deadline = begin + duration * 1000
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      const sent = performance.now()
+      const status = await get(target).catch(() => 0)
+      if (status === 200) latencies.push(performance.now() - sent)
+      else errors++
+    }
+  }
+  await Promise.all(Array.from({ length: connections }, loop))
+  const elapsed = performance.now() - begin
+  const cpuAfter = cpuMillis(target.child.pid)
+  const cpu = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
+  return { ok: latencies.length, errors, elapsed, latencies, cpu }
+}
+
+interface Summary {
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly errors: number
+  readonly perRound: Array<number>
+  /** Server CPU microseconds per request, if known. */
+  readonly cpuPerRequest: number | undefined
+}
+
+const summarize = (phases: ReadonlyArray<Phase>): Summary => {
+  const all = phases.flatMap((phase) => phase.latencies).sort((a, b) => a - b)
+  const ok = phases.reduce((sum, phase) => sum + phase.ok, 0)
+  const elapsed = phases.reduce((sum, phase) => sum + phase.elapsed, 0)
+  return {
+    rps: (ok / elapsed) * 1000,
+    p50: all[Math.floor(all.length * 0.5)] ?? Number.NaN,
+    p99: all[Math.floor(all.length * 0.99)] ?? Number.NaN,
+    errors: phases.reduce((sum, phase) => sum + phase.errors, 0),
+    perRound: phases.map((phase) => (phase.ok / phase.elapsed) * 1000),
+    cpuPerRequest: phases.every((phase) => phase.cpu !== undefined)
+      ? (phases.reduce((sum, phase) => sum + phase.cpu!, 0) * 1000) / ok
+      : undefined
+  }
+}
+
+const httpBench = async (endpoint: string): Promise<ReadonlyArray<Comparison>> => {
+  const off = await start("off", undefined)
+  const on = await start("on", endpoint)
+  try {
+    await Promise.all([prepare(off), prepare(on)])
+    // Warm-up: JIT, caches, connections.
+    await load(off, 2)
+    await load(on, 2)
+    const phases: Record<"off" | "on", Array<Phase>> = { off: [], on: [] }
+    for (let round = 0; round < rounds; round++) {
+      phases.off.push(await load(off, seconds))
+      phases.on.push(await load(on, seconds))
+    }
+    const offSummary = summarize(phases.off)
+    const onSummary = summarize(phases.on)
+    const ratio = onSummary.rps / offSummary.rps
+    const pairs = phases.on.map(
+      (phase, i) => phase.ok / phase.elapsed / (phases.off[i]!.ok / phases.off[i]!.elapsed)
+    )
+    const medianPair = [...pairs].sort((a, b) => a - b)[Math.floor(pairs.length / 2)]!
+    for (const [name, summary] of [
+      ["telemetry off", offSummary],
+      ["telemetry on (OTLP protobuf, loopback)", onSummary]
+    ] as const) {
+      console.log(
+        `telemetry: ${name}: ${Math.round(summary.rps)} req/s, p50 ${summary.p50.toFixed(1)} ms, ` +
+          `p99 ${summary.p99.toFixed(1)} ms, ${summary.errors} errors, ` +
+          `server CPU ${summary.cpuPerRequest?.toFixed(0) ?? "?"} us/request; rounds ${summary.perRound.map(Math.round).join(", ")} req/s`
+      )
+    }
+    console.log(
+      `telemetry: on/off ${ratio.toFixed(3)} (target >= 0.85), median of rounds ${medianPair.toFixed(3)}; per round ${pairs.map((r) => r.toFixed(3)).join(", ")}; ` +
+        `${connections} connections, ${rounds} x ${seconds} s each`
+    )
+    console.log(
+      `telemetry: received ${[...received].map(([path, r]) => `${path} ${r.requests} requests ${(r.bytes / 1024).toFixed(0)} KiB`).join(", ")}`
+    )
+    if ((received.get("/v1/traces")?.bytes ?? 0) === 0) throw new Error("the 'on' process exported no spans")
+    if (offSummary.errors + onSummary.errors > 0) console.log("telemetry: some requests failed (see errors)")
+    return [
+      {
+        title: `telemetry: GET /api/v1/items/{id} (bearer), time per request, OTLP on vs off (${connections} conns)`,
+        ours: { name: "on", nsPerOp: 1e9 / onSummary.rps },
+        baseline: { name: "off", nsPerOp: 1e9 / offSummary.rps },
+        target
+      },
+      {
+        title: "telemetry: GET /api/v1/items/{id} (bearer), p99 latency, OTLP on vs off",
+        ours: { name: "on", nsPerOp: onSummary.p99 * 1e6 },
+        baseline: { name: "off", nsPerOp: offSummary.p99 * 1e6 }
+      },
+      ...(onSummary.cpuPerRequest === undefined || offSummary.cpuPerRequest === undefined
+        ? []
+        : [
+            {
+              title: "telemetry: GET /api/v1/items/{id} (bearer), server CPU per request, OTLP on vs off",
+              ours: { name: "on", nsPerOp: onSummary.cpuPerRequest * 1000 },
+              baseline: { name: "off", nsPerOp: offSummary.cpuPerRequest * 1000 }
+            }
+          ])
+    ]
+  } finally {
+    await Promise.all([stop(off), stop(on)])
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Spans per second: Effect's OTLP exporter vs @effect/opentelemetry + SDK.
+// ---------------------------------------------------------------------------
+
+const loop = Effect.gen(function* () {
+  for (let i = 0; i < spans; i++) yield* Effect.void.pipe(Effect.withSpan("op", { attributes: { i } }))
+})
+
+/** ns per span, closing the layer (the final flush) included; checks every span arrived. */
+const spanRun = async (name: string, layer: () => Layer.Layer<never> | undefined) => {
+  const once = async () => {
+    const provided = layer()
+    const program = provided === undefined ? loop : loop.pipe(Effect.provide(provided))
+    kept = []
+    const begin = performance.now()
+    await Effect.runPromise(program)
+    const ns = ((performance.now() - begin) * 1e6) / spans
+    const bodies = kept
+    kept = undefined
+    return { ns, delivered: bodies.reduce((sum, body) => sum + countSpans(body), 0) }
+  }
+  await once() // warm-up
+  const samples = [await once(), await once(), await once()].sort((a, b) => a.ns - b.ns)
+  const median = samples[1]!
+  const shouldArrive = name === "no tracer layer" ? 0 : spans
+  if (samples.some((sample) => sample.delivered !== shouldArrive)) {
+    console.log(
+      `telemetry: ${name}: delivered ${samples.map((s) => s.delivered).join(", ")} of ${shouldArrive} spans`
+    )
+  }
+  console.log(
+    `telemetry: ${name.padEnd(44)} ${Math.round(1e9 / median.ns).toLocaleString("en")} spans/s (${median.ns.toFixed(0)} ns/span)`
+  )
+  return { name, nsPerOp: median.ns }
+}
+
+const spanBench = async (url: string): Promise<ReadonlyArray<Comparison>> => {
+  const none = await spanRun("no tracer layer", () => undefined)
+  const effect = await spanRun("Effect OTLP (Telemetry.layer), protobuf", () =>
+    Telemetry.layer(
+      {
+        ...TelemetryConfig.off,
+        endpoints: { traces: `${url}/v1/traces`, metrics: undefined, logs: undefined }
+      },
+      { shutdownTimeout: "30 seconds" }
+    )
+  )
+  const sdk = await spanRun("@effect/opentelemetry + OTel SDK, protobuf", () =>
+    NodeSdk.layer(() => ({
+      resource: { serviceName: "bench" },
+      // Same batch as ours; a queue large enough that nothing is dropped.
+      spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: `${url}/v1/traces` }), {
+        maxQueueSize: spans,
+        maxExportBatchSize: 1000
+      }),
+      shutdownTimeout: "30 seconds"
+    }))
+  )
+  return [
+    {
+      title: "telemetry: span export, Effect OTLP vs @effect/opentelemetry + SDK",
+      ours: effect,
+      baseline: sdk
+    },
+    { title: "telemetry: span export, Effect OTLP vs no tracer layer", ours: effect, baseline: none }
+  ]
+}
+
+export const run = async (): Promise<ReadonlyArray<Comparison>> => {
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve))
+  const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`
+  try {
+    const http = await httpBench(url)
+    received.clear()
+    return [...http, ...(await spanBench(url))]
+  } finally {
+    receiver.closeAllConnections()
+    await new Promise<void>((resolve) => receiver.close(() => resolve()))
+  }
+}
