@@ -83,10 +83,11 @@ module.exports = {
     {
       name: "telemetry-imports-core-and-effect",
       comment:
-        "@org/telemetry may import @org/core and effect (its OTLP exporters need no SDK), nothing else; no other package of the kit may depend on it except the edges (examples, runner) that compose it.",
+        "@org/telemetry may import @org/core, effect (its OTLP exporters need no SDK) and Node's own modules (runtime metrics: perf_hooks, v8), nothing else; no other package of the kit may depend on it except the edges (examples, runner) that compose it.",
       severity: "error",
       from: { path: "^packages/telemetry/src" },
       to: {
+        dependencyTypesNot: ["core"],
         pathNot: [
           "^packages/telemetry/src",
           "^packages/core/src",
