@@ -17,13 +17,11 @@ import { Effect, Exit, Layer, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { SqlClient } from "effect/sql"
 
-import { databaseUrl, requireServices, skipWithoutPostgres } from "./env.ts"
+import { scenarios, skipWithoutPostgres, withServer } from "./env.ts"
 
 const backends = [
-  { name: "embedded PGlite", database: PgEmbedded.layer() },
-  ...(databaseUrl !== undefined || requireServices
-    ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer }]
-    : [])
+  { name: "embedded PGlite", database: PgEmbedded.layer(), embedded: true },
+  ...(withServer ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer, embedded: false }] : [])
 ]
 
 const SamplerId = Entity.Uuid.pipe(Schema.brand("SamplerId"))
@@ -83,7 +81,7 @@ for (const backend of backends) {
           Effect.gen(function* () {
             yield* migrate(Widget.Widget)
             yield* RepositoryLaws.check(Widget.Widget, RepositoryLaws.freshSql(Widget.Widget), {
-              numRuns: 300,
+              numRuns: scenarios(backend, 300),
               maxCommands: 40
             })
           }),
@@ -95,7 +93,9 @@ for (const backend of backends) {
         () =>
           Effect.gen(function* () {
             yield* migrate(Gizmo.Gizmo)
-            yield* RepositoryLaws.check(Gizmo.Gizmo, RepositoryLaws.freshSql(Gizmo.Gizmo), { numRuns: 150 })
+            yield* RepositoryLaws.check(Gizmo.Gizmo, RepositoryLaws.freshSql(Gizmo.Gizmo), {
+              numRuns: scenarios(backend, 150)
+            })
           }),
         120_000
       )
@@ -105,7 +105,9 @@ for (const backend of backends) {
         () =>
           Effect.gen(function* () {
             yield* migrate(Sampler)
-            yield* RepositoryLaws.check(Sampler, RepositoryLaws.freshSql(Sampler), { numRuns: 150 })
+            yield* RepositoryLaws.check(Sampler, RepositoryLaws.freshSql(Sampler), {
+              numRuns: scenarios(backend, 150)
+            })
           }),
         120_000
       )

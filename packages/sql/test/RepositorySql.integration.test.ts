@@ -14,13 +14,11 @@ import { Effect, Exit, Layer, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { SqlClient } from "effect/sql"
 
-import { databaseUrl, requireServices } from "./env.ts"
+import { scenarios, withServer } from "./env.ts"
 
 const backends = [
-  { name: "embedded PGlite", database: PgEmbedded.layer() },
-  ...(databaseUrl !== undefined || requireServices
-    ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer }]
-    : [])
+  { name: "embedded PGlite", database: PgEmbedded.layer(), embedded: true },
+  ...(withServer ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer, embedded: false }] : [])
 ]
 
 const setup = Effect.gen(function* () {
@@ -78,9 +76,12 @@ for (const backend of backends) {
         "obeys the repository laws on this database (model-based, 300 scenarios)",
         () =>
           Effect.gen(function* () {
-            const backend = yield* SqlTest.backend
-            yield* Effect.logInfo(`RepositorySql laws on ${backend}`)
-            yield* RepositoryLaws.check(Widget.Widget, yield* setup, { numRuns: 300, maxCommands: 40 })
+            const engine = yield* SqlTest.backend
+            yield* Effect.logInfo(`RepositorySql laws on ${engine}`)
+            yield* RepositoryLaws.check(Widget.Widget, yield* setup, {
+              numRuns: scenarios(backend, 300),
+              maxCommands: 40
+            })
           }),
         120_000
       )
@@ -92,7 +93,9 @@ for (const backend of backends) {
             const sql = yield* SqlClient.SqlClient
             yield* sql`DROP TABLE IF EXISTS gizmos`
             for (const statement of Gizmo.createTable) yield* sql.unsafe(statement)
-            yield* RepositoryLaws.check(Gizmo.Gizmo, RepositoryLaws.freshSql(Gizmo.Gizmo), { numRuns: 150 })
+            yield* RepositoryLaws.check(Gizmo.Gizmo, RepositoryLaws.freshSql(Gizmo.Gizmo), {
+              numRuns: scenarios(backend, 150)
+            })
           }),
         120_000
       )
