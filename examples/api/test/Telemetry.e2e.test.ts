@@ -13,36 +13,34 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { Totp } from "@org/auth"
-import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { assert, describe, it } from "vitest"
 // The kit's own test receiver decodes both OTLP encodings (JSON and protobuf).
 import * as OtlpReceiver from "../../../packages/telemetry/test/fixtures/OtlpReceiver.ts"
 
-const received: Array<OtlpReceiver.Received> = []
-let receiver: Server
-let receiverPort = 0
-
-beforeAll(
-  () =>
-    new Promise<void>((resolve) => {
-      receiver = createServer((req, res) => {
-        const chunks: Array<Buffer> = []
-        req.on("data", (chunk: Buffer) => chunks.push(chunk))
-        req.on("end", () => {
-          const contentType = req.headers["content-type"] ?? ""
-          received.push({ path: req.url ?? "", contentType, body: Buffer.concat(chunks) })
-          const json = contentType.includes("json")
-          res
-            .writeHead(200, { "content-type": json ? "application/json" : "application/x-protobuf" })
-            .end(json ? "{}" : "")
-        })
-      })
-      receiver.listen(0, "127.0.0.1", () => {
-        receiverPort = (receiver.address() as AddressInfo).port
-        resolve()
+// One receiver per test (the two protocols run at the same time).
+const startReceiver = () =>
+  new Promise<{
+    readonly port: number
+    readonly received: Array<OtlpReceiver.Received>
+    readonly server: Server
+  }>((resolve) => {
+    const received: Array<OtlpReceiver.Received> = []
+    const server = createServer((req, res) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (chunk: Buffer) => chunks.push(chunk))
+      req.on("end", () => {
+        const contentType = req.headers["content-type"] ?? ""
+        received.push({ path: req.url ?? "", contentType, body: Buffer.concat(chunks) })
+        const json = contentType.includes("json")
+        res
+          .writeHead(200, { "content-type": json ? "application/json" : "application/x-protobuf" })
+          .end(json ? "{}" : "")
       })
     })
-)
-afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())))
+    server.listen(0, "127.0.0.1", () =>
+      resolve({ port: (server.address() as AddressInfo).port, received, server })
+    )
+  })
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -60,8 +58,8 @@ type Json = any
 
 describe("telemetry of the example API process", () => {
   for (const protocol of ["http/json", "http/protobuf"] as const)
-    it(`exports spans, metrics and logs over OTLP (${protocol}); logs carry trace ids and no secrets`, async () => {
-      received.length = 0
+    it.concurrent(`exports spans, metrics and logs over OTLP (${protocol}); logs carry trace ids and no secrets`, async () => {
+      const { port: receiverPort, received, server: receiver } = await startReceiver()
       const port = await freePort()
       const base = `http://127.0.0.1:${port}`
       const main = fileURLToPath(new URL("../src/main.ts", import.meta.url))
@@ -214,6 +212,7 @@ describe("telemetry of the example API process", () => {
         for (const record of mine) assert.isTrue(traceIds.has(record.trace_id), JSON.stringify(record))
       } finally {
         if (child.exitCode === null) child.kill("SIGKILL")
+        receiver.close()
       }
     }, 90_000)
 })

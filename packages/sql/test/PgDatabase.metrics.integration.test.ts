@@ -7,14 +7,13 @@ import { PgDatabase, SqlTest } from "@org/sql"
 import * as PgEmbedded from "@org/sql/PgEmbedded"
 import { Effect, Layer, Metric } from "effect"
 import { SqlClient } from "effect/sql"
-import { databaseUrl, requireServices } from "./env.ts"
+import { withServer } from "./env.ts"
 
-const backends = [
-  { name: "embedded PGlite", database: PgEmbedded.layer() },
-  ...(databaseUrl !== undefined || requireServices
-    ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer }]
-    : [])
-]
+// The gauges come from the same client code on either database: one
+// backend is enough, the server when the run has one (the suite's time budget).
+const backends = withServer
+  ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer }]
+  : [{ name: "embedded PGlite", database: PgEmbedded.layer() }]
 
 const gauge = (id: string, attributes: Record<string, string> = {}) =>
   Effect.map(Metric.snapshot, (snapshots) => {

@@ -10,14 +10,13 @@ import { Widget } from "@org/testing"
 import { Effect, Layer, Option, Tracer } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { SqlClient } from "effect/sql"
-import { databaseUrl, requireServices } from "./env.ts"
+import { withServer } from "./env.ts"
 
-const backends = [
-  { name: "embedded PGlite", database: PgEmbedded.layer() },
-  ...(databaseUrl !== undefined || requireServices
-    ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer }]
-    : [])
-]
+// The spans come from the same client code on either database: one
+// backend is enough, the server when the run has one (the suite's time budget).
+const backends = withServer
+  ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer }]
+  : [{ name: "embedded PGlite", database: PgEmbedded.layer() }]
 
 const recording = () => {
   const spans: Array<Tracer.NativeSpan> = []
