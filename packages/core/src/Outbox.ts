@@ -209,6 +209,18 @@ interface MemoryRow {
 const byId = (a: { readonly event: DomainEvent.Envelope }, b: { readonly event: DomainEvent.Envelope }) =>
   a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0
 
+// A failed attempt gives the row back: the consumers that succeeded are kept,
+// the lease is dropped.
+const release = (
+  row: MemoryRow,
+  options: { readonly completed: ReadonlyArray<string>; readonly error: string }
+): void => {
+  row.completed = [...new Set([...row.completed, ...options.completed])]
+  row.error = options.error
+  row.lease = undefined
+  row.leaseUntil = 0
+}
+
 /**
  * Makes an in-memory outbox for one process and tests. Time is the `Clock`
  * of each call (so `TestClock.adjust` ends leases and retry delays).
@@ -309,11 +321,8 @@ export const makeMemory: Effect.Effect<Outbox["Service"]> = Effect.gen(function*
         Effect.sync(() => {
           const row = owned(id, lease)
           if (row === undefined) return false
-          row.completed = [...new Set([...row.completed, ...options.completed])]
-          row.error = options.error
+          release(row, options)
           row.availableAt = now + millis(options.after)
-          row.lease = undefined
-          row.leaseUntil = 0
           return true
         })
       ),
@@ -322,12 +331,9 @@ export const makeMemory: Effect.Effect<Outbox["Service"]> = Effect.gen(function*
         Effect.sync(() => {
           const row = owned(id, lease)
           if (row === undefined) return false
-          row.completed = [...new Set([...row.completed, ...options.completed])]
-          row.error = options.error
+          release(row, options)
           row.state = "dead"
           row.deadAt = now
-          row.lease = undefined
-          row.leaseUntil = 0
           return true
         })
       ),

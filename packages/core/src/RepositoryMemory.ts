@@ -15,7 +15,7 @@ import type * as Entity from "./Entity.ts"
 import * as Records from "./internal/records.ts"
 import * as Ordering from "./Ordering.ts"
 import * as Pagination from "./Pagination.ts"
-import type * as Repository from "./Repository.ts"
+import * as Repository from "./Repository.ts"
 import * as Specification from "./Specification.ts"
 import * as UnitOfWork from "./UnitOfWork.ts"
 
@@ -162,20 +162,6 @@ export const make = <D extends Entity.Any>(
 
     const count = (filter?: Specification.Spec) => Effect.map(matching(filter), (found) => found.length)
 
-    // The SQL repository's spans (`RepositorySql.spanOptions`), so a trace
-    // reads the same on either.
-    const traced = {
-      kind: "internal",
-      attributes: { "db.collection.name": definition.table, "repository.entity": definition.name },
-      captureStackTrace: false
-    } as const
-    return {
-      create: (input) => Effect.withSpan(create(input), "Repository.create", traced),
-      findById: (id) => Effect.withSpan(findById(id), "Repository.findById", traced),
-      update: (id, patch, options) =>
-        Effect.withSpan(update(id, patch, options), "Repository.update", traced),
-      delete: (id, options) => Effect.withSpan(remove(id, options), "Repository.delete", traced),
-      list: (request) => Effect.withSpan(list(request), "Repository.list", traced),
-      count: (filter) => Effect.withSpan(count(filter), "Repository.count", traced)
-    } satisfies Repository.ForEntity<D>
+    // The SQL repository's spans, so a trace reads the same on either.
+    return Repository.traced(definition, { create, findById, update, delete: remove, list, count })
   })

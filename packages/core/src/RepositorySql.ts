@@ -23,11 +23,10 @@ import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
 import type * as SqlError from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
-import type * as Tracer from "effect/Tracer"
 import type * as Entity from "./Entity.ts"
 import * as Records from "./internal/records.ts"
 import * as Pagination from "./Pagination.ts"
-import type * as Repository from "./Repository.ts"
+import * as Repository from "./Repository.ts"
 import * as Specification from "./Specification.ts"
 
 const safeName = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -255,29 +254,13 @@ export const make = <D extends Entity.Any>(
 
     // One span per method, the parent of the driver's statement spans; the
     // methods call each other untraced, so a listing is one span, not two.
-    const traced = spanOptions(definition)
-    return {
-      create: (input) => Effect.withSpan(create(input), "Repository.create", traced),
-      findById: (id) => Effect.withSpan(findById(id), "Repository.findById", traced),
-      update: (id, patch, options) =>
-        Effect.withSpan(update(id, patch, options), "Repository.update", traced),
-      delete: (id, options) => Effect.withSpan(remove(id, options), "Repository.delete", traced),
-      list: (request) => Effect.withSpan(list(request), "Repository.list", traced),
-      count: (filter) => Effect.withSpan(count(filter), "Repository.count", traced)
-    } satisfies Repository.ForEntity<D>
+    return Repository.traced(definition, { create, findById, update, delete: remove, list, count })
   })
 
 /**
- * The options of a repository's method spans: the table as
- * `db.collection.name` (OpenTelemetry's database convention) and the
- * entity's name as `repository.entity`.
+ * The options of a repository's method spans (`Repository.spanOptions`).
  *
  * @since 0.4.0
  * @category tracing
  */
-export const spanOptions = (definition: Entity.Any): Tracer.SpanOptions => ({
-  kind: "internal",
-  attributes: { "db.collection.name": definition.table, "repository.entity": definition.name },
-  // The trace would point here, not at the caller: not worth an Error per call.
-  captureStackTrace: false
-})
+export const spanOptions = Repository.spanOptions
