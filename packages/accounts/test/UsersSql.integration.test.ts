@@ -40,7 +40,9 @@ const migrations = { "1_users": UsersSql.migration }
 
 const reset = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  yield* sql`TRUNCATE user_recovery_codes, users`
+  // DELETE, not TRUNCATE: on tables this small it costs a fraction (no new files, no fsync of them).
+  yield* sql`DELETE FROM user_recovery_codes`
+  yield* sql`DELETE FROM users`
 }).pipe(Effect.orDie)
 
 for (const backend of backends) {

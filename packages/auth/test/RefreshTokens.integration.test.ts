@@ -39,7 +39,9 @@ const backends = [
 const fresh = (options: RefreshTokens.Options) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`TRUNCATE auth_refresh_tokens, auth_refresh_families`
+    // DELETE, not TRUNCATE: on tables this small it costs a fraction (no new files, no fsync of them).
+    yield* sql`DELETE FROM auth_refresh_tokens`
+    yield* sql`DELETE FROM auth_refresh_families`
     return { tokens: yield* RefreshTokens.makeSql(options), advance: TestClock.adjust }
   }).pipe(Effect.orDie)
 

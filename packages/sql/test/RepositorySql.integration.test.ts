@@ -25,7 +25,8 @@ const setup = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   yield* sql`DROP TABLE IF EXISTS widgets`
   for (const statement of Widget.createTable) yield* sql.unsafe(statement)
-  return Effect.andThen(sql`TRUNCATE widgets`, RepositorySql.make(Widget.Widget)).pipe(Effect.orDie)
+  // DELETE, not TRUNCATE: on a table this small it costs a fraction (no new files, no fsync of them).
+  return Effect.andThen(sql`DELETE FROM widgets`, RepositorySql.make(Widget.Widget)).pipe(Effect.orDie)
 })
 
 const widget = { name: "saw", sku: "S-1", price: 12.5, quantity: 3, active: true, note: null } as const

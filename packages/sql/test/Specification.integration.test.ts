@@ -356,7 +356,7 @@ const setup = Effect.gen(function* () {
 const insert = (inputs: ReadonlyArray<RowInput>) =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    yield* sql`TRUNCATE widgets`
+    yield* sql`DELETE FROM widgets`
     const repo = yield* RepositorySql.make(Widget.Widget)
     for (const { input, tick, deleted } of inputs) {
       yield* TestClock.adjust(tick)
