@@ -7,7 +7,9 @@
  * - the whole per-request check (verify + in-memory revocation lookup)
  *   against the same verify alone: what a cache could save at most is the
  *   verify, since the revocation check must run on every request anyway;
- * - a refusal before crypto (oversized token) against a full verify.
+ * - a refusal before crypto (oversized token) against a full verify;
+ * - a token seen before, from the codec's verified-token cache, against a
+ *   full verify (the codec without the cache).
  * Usage: `./node_modules/.bin/pnpm bench jwt`.
  */
 import { createRequire } from "node:module"
@@ -27,12 +29,15 @@ const setup = Effect.runPromise(
     const jwk = yield* JwtKeys.generate("ES256")
     const signer = yield* JwtKeys.fromPrivateKey(jwk, { alg: "ES256" })
     const keys = yield* JwtKeys.make({ signer })
-    const codec = yield* Jwt.make({ keys, issuer: "bench", audience: "bench-api" })
+    // The full check every time: what the cache saves is measured against it.
+    const codec = yield* Jwt.make({ keys, issuer: "bench", audience: "bench-api", verifiedCacheSize: 0 })
     const tokens = Jwt.accessTokens(codec, { ttl: "15 minutes" })
+    const cachedCodec = yield* Jwt.make({ keys, issuer: "bench", audience: "bench-api" })
+    const cached = Jwt.accessTokens(cachedCodec, { ttl: "15 minutes" })
     const issued = yield* tokens.issue({ subject: "0190f3c2-0000-7000-8000-000000000000", roles: ["user"] })
     const revocations = yield* RevocationStore.makeMemory
     for (let i = 0; i < 10_000; i++) yield* revocations.revokeToken(`revoked-${i}`, Number.MAX_SAFE_INTEGER)
-    return { tokens, token: issued.token, publicKey: signer.verifier.key, revocations }
+    return { tokens, cached, token: issued.token, publicKey: signer.verifier.key, revocations }
   })
 )
 
@@ -44,7 +49,7 @@ const loop = (name: string, once: () => Promise<unknown>): Case => ({
 })
 
 export const run = async (): Promise<ReadonlyArray<Comparison>> => {
-  const { tokens, token, publicKey, revocations } = await setup
+  const { tokens, cached, token, publicKey, revocations } = await setup
   const verify = () => Effect.runPromise(tokens.verify(token))
   const check = () =>
     Effect.runPromise(
@@ -59,6 +64,7 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
       audience: "bench-api",
       typ: "at+jwt"
     })
+  const fromCache = () => Effect.runPromise(cached.verify(token))
   const oversized = "a".repeat(9000)
   const refuse = () => Effect.runPromise(Effect.flip(tokens.verify(oversized)))
   const options = { ops: 500, samples: 9 }
@@ -77,6 +83,15 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
       loop("verify + isRevoked", check),
       loop("verify", verify),
       options
+    ),
+    await compare(
+      "a token seen before: cached vs full verify",
+      loop("cached verify", fromCache),
+      loop("verify", verify),
+      {
+        ...options,
+        target: 0.05
+      }
     ),
     await compare(
       "oversized token refused vs full verify",

@@ -209,7 +209,8 @@ describe("auth over HTTP on loopback", () => {
         const anon = yield* api.typedAs(undefined)
         const adminSession = yield* api.login(admin.email, admin.password)
         const asAdmin = yield* api.typedAs(adminSession.access)
-        // Logout revokes that access token (and its refresh family).
+        // Logout revokes that access token (and its refresh family), though the
+        // token, used once, is in the verified-token cache: revocation is checked every time.
         const leaving = yield* api.signUp()
         const asLeaving = yield* api.typedAs(leaving.access)
         yield* asLeaving.session.me()
@@ -227,8 +228,9 @@ describe("auth over HTTP on loopback", () => {
           "logged-out token on items"
         )
         assertUnauthorized(yield* refresh(anon, leaving.refresh), "refresh after logout")
-        // A deleted user's tokens stop working at once.
+        // A deleted user's tokens stop working at once, also one in the verified-token cache.
         const doomed = yield* api.signUp()
+        yield* (yield* api.typedAs(doomed.access)).items.list({ query: {} })
         const [, deleted] = yield* asAdmin.users.delete({
           params: { id: UserId.make(doomed.id) },
           responseMode: "decoded-and-response"

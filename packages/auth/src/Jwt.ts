@@ -18,6 +18,15 @@
  * `aud`, `exp` and `nbf` (with the clock skew, on the Effect `Clock`), and
  * the codec checks `iat` is not in the future and `sub`/`jti` are non-empty.
  *
+ * A token that passed is remembered (a bounded LRU keyed by the SHA-256 of
+ * the token and its `typ`, `verifiedCacheSize` entries, 10,000 by
+ * default): presented again, it skips the signature check, which is most of
+ * the cost of an authenticated request. An entry is served only before the
+ * token's `exp` (the clock skew is not extended to it) and not before its
+ * `iat` and `nbf` less the skew; any other token, a tampered copy included, hashes to
+ * another key and gets the whole check. Revocation is not the codec's
+ * business: callers check it on every request, cached or not.
+ *
  * @since 0.1.0
  */
 
@@ -30,6 +39,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Jose from "jose"
+import * as VerifiedCache from "./internal/verifiedCache.ts"
 import type * as JwtKeys from "./JwtKeys.ts"
 
 const { InvalidToken } = AccessTokens
@@ -53,7 +63,9 @@ export const defaultMaxLength = 8192
 
 /**
  * Settings of a codec. `clockSkew` (default 30 seconds) is the tolerance on
- * `exp`, `nbf` and `iat`.
+ * `exp`, `nbf` and `iat`; `verifiedCacheSize` (default
+ * `defaultVerifiedCacheSize`, 0 turns it off) bounds the tokens remembered
+ * as verified.
  *
  * @since 0.1.0
  * @category models
@@ -64,6 +76,7 @@ export interface Options {
   readonly audience: string
   readonly clockSkew?: Duration.Input | undefined
   readonly maxLength?: number | undefined
+  readonly verifiedCacheSize?: number | undefined
 }
 
 /**
@@ -128,6 +141,15 @@ export class Codec extends Context.Service<
     ) => Effect.Effect<Verified, InvalidToken>
   }
 >()("@org/auth/Jwt/Codec") {}
+
+/**
+ * How many verified tokens a codec remembers by default: 10,000 entries of
+ * about 0.5 KiB (the key and the claims), a few MiB at most.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultVerifiedCacheSize = 10_000
 
 const maxHeaderLength = 1024
 const allowedHeader = new Set(["alg", "kid", "typ"])
@@ -227,6 +249,8 @@ export const make = (options: Options): Effect.Effect<Codec["Service"]> =>
     const maxLength = options.maxLength ?? defaultMaxLength
     const skew = Duration.toSeconds(options.clockSkew ?? "30 seconds")
     const signer = keys.signer
+    const cacheSize = options.verifiedCacheSize ?? defaultVerifiedCacheSize
+    const cache = cacheSize > 0 ? VerifiedCache.make<Verified>(cacheSize) : undefined
 
     const sign = Effect.fnUntraced(function* (input: SignInput) {
       const ttl = Math.floor(Duration.toSeconds(input.ttl))
@@ -253,6 +277,12 @@ export const make = (options: Options): Effect.Effect<Codec["Service"]> =>
     ): Effect.fn.Return<Verified, InvalidToken> {
       if (typeof token !== "string" || token.length === 0) return yield* invalid("empty")
       if (token.length > maxLength) return yield* invalid("too-large")
+      const nowMillis = yield* Clock.currentTimeMillis
+      const cacheKey = cache?.keyOf(verifyOptions.typ, token)
+      if (cacheKey !== undefined) {
+        const known = cache!.get(cacheKey, nowMillis)
+        if (known !== undefined) return known
+      }
       const segments = token.split(".", 4)
       if (segments.length !== 3) return yield* invalid("segments")
       const [headerSegment, payloadSegment, signature] = segments as [string, string, string]
@@ -277,7 +307,6 @@ export const make = (options: Options): Effect.Effect<Codec["Service"]> =>
       if (typeof header.typ !== "string" || normalizeTyp(header.typ) !== normalizeTyp(verifyOptions.typ)) {
         return yield* invalid("typ")
       }
-      const nowMillis = yield* Clock.currentTimeMillis
       const { payload } = yield* Effect.tryPromise({
         try: () =>
           Jose.jwtVerify(token, key.key, {
@@ -298,7 +327,7 @@ export const make = (options: Options): Effect.Effect<Codec["Service"]> =>
       const exp = payload.exp
       if (typeof iat !== "number" || typeof exp !== "number") return yield* invalid("claim-time")
       if (iat > seconds(nowMillis) + skew) return yield* invalid("iat-future")
-      return {
+      const verified: Verified = {
         subject: payload.sub,
         tokenId: payload.jti,
         issuedAt: iat * 1000,
@@ -306,6 +335,12 @@ export const make = (options: Options): Effect.Effect<Codec["Service"]> =>
         kid: key.kid,
         claims: payload
       }
+      // Served again only in [max(iat, nbf) - skew, exp): where this check passes too.
+      if (cacheKey !== undefined) {
+        const from = typeof payload.nbf === "number" ? Math.max(iat, payload.nbf) : iat
+        cache!.set(cacheKey, verified, { notBefore: (from - skew) * 1000, expiresAt: verified.expiresAt })
+      }
+      return verified
     })
 
     return Codec.of({ sign, verify })

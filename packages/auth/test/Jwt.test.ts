@@ -3,7 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Jwt, JwtKeys } from "@org/auth"
 import { AccessTokens } from "@org/core"
 import { JwtAttacks } from "@org/testing"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 
@@ -356,4 +356,100 @@ describe("Jwt", () => {
       )
     })
   )
+
+  describe("verified-token cache", () => {
+    // A hit does no crypto and no asynchronous work: it completes when run
+    // synchronously, where a full check (jose's promise) cannot.
+    const isHit = (effect: Effect.Effect<unknown, AccessTokens.InvalidToken>) =>
+      Effect.map(Effect.context<never>(), (context) =>
+        Exit.isSuccess(Effect.runSyncExit(Effect.provideContext(effect, context)))
+      )
+
+    it.effect("a verified token is served from the cache with the same claims until it is evicted", () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(1_700_000_000_000)
+        const keys = yield* keySetOf("ES256", ecPem)
+        const codec = yield* Jwt.make({ keys, issuer, audience, verifiedCacheSize: 2 })
+        const tokens = Jwt.accessTokens(codec, { ttl: "15 minutes" })
+        const [a, b, c] = yield* Effect.forEach(["a", "b", "c"], (subject) =>
+          Effect.map(tokens.issue({ subject, roles: ["user"] }), (issued) => issued.token)
+        )
+        assert.isFalse(yield* isHit(tokens.verify(a!)), "first sight: the full check")
+        const first = yield* tokens.verify(a!)
+        assert.isTrue(yield* isHit(tokens.verify(a!)), "second sight: cached")
+        assert.deepStrictEqual(yield* tokens.verify(a!), first)
+        // Another typ is another entry: the access token is no MFA token, cached or not.
+        assert.strictEqual(yield* reasonOf(codec.verify(a!, { typ: "mfa+jwt" })), "typ")
+        yield* tokens.verify(b!)
+        yield* tokens.verify(a!) // a is now the most recently used
+        yield* tokens.verify(c!) // evicts b, the least recently used
+        assert.isTrue(yield* isHit(tokens.verify(a!)))
+        assert.isTrue(yield* isHit(tokens.verify(c!)))
+        assert.isFalse(yield* isHit(tokens.verify(b!)), "evicted: the full check again")
+        const off = yield* Jwt.make({ keys, issuer, audience, verifiedCacheSize: 0 })
+        yield* off.verify(a!, { typ: Jwt.accessTokenType })
+        assert.isFalse(yield* isHit(off.verify(a!, { typ: Jwt.accessTokenType })), "size 0: no cache")
+      })
+    )
+
+    it.effect("a cached token is refused past its exp, and tampered copies of it are refused", () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(1_700_000_000_000)
+        const { tokens } = yield* setup("ES256", ecPem, { clockSkew: 0 })
+        const token = (yield* tokens.issue({ subject: "user-1", roles: ["user"] })).token
+        yield* tokens.verify(token)
+        assert.isTrue(yield* isHit(tokens.verify(token)))
+        const [header, payload, signature] = token.split(".") as [string, string, string]
+        const flip = (segment: string) => `${segment[0] === "A" ? "B" : "A"}${segment.slice(1)}`
+        for (const forged of [
+          [header, payload, flip(signature)],
+          [header, flip(payload), signature],
+          [flip(header), payload, signature]
+        ]) {
+          const refused = yield* Effect.result(tokens.verify(forged.join(".")))
+          assert.strictEqual(refused._tag, "Failure", forged.join("."))
+        }
+        yield* TestClock.adjust("15 minutes")
+        assert.strictEqual(yield* reasonOf(tokens.verify(token)), "expired")
+      })
+    )
+
+    it.effect("law: with or without the cache, every check at every time gives the same answer", () =>
+      Effect.gen(function* () {
+        const keys = yield* keySetOf("ES256", ecPem)
+        const start = 1_700_000_000_000
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.integer({ min: 0, max: 60 }),
+              // seconds from the issue, before it (iat/nbf less the skew) to past exp + skew
+              fc.array(fc.integer({ min: -90, max: 400 }), { minLength: 1, maxLength: 12 }),
+              async (skew, offsets) => {
+                const program = Effect.gen(function* () {
+                  yield* TestClock.setTime(start)
+                  const cached = yield* Jwt.make({ keys, issuer, audience, clockSkew: skew })
+                  const uncached = yield* Jwt.make({
+                    keys,
+                    issuer,
+                    audience,
+                    clockSkew: skew,
+                    verifiedCacheSize: 0
+                  })
+                  const { token } = yield* cached.sign({ typ: "at+jwt", subject: "s", ttl: "5 minutes" })
+                  for (const offset of offsets) {
+                    yield* TestClock.setTime(start + offset * 1000)
+                    const a = yield* Effect.result(cached.verify(token, { typ: "at+jwt" }))
+                    const b = yield* Effect.result(uncached.verify(token, { typ: "at+jwt" }))
+                    assert.deepStrictEqual(a, b, `at ${offset} s, skew ${skew} s`)
+                  }
+                })
+                await Effect.runPromise(Effect.provide(program, TestClock.layer()))
+              }
+            ),
+            { numRuns: 60 }
+          )
+        )
+      })
+    )
+  })
 })
