@@ -21,6 +21,8 @@
  *   after a delay, keeping the consumers that succeeded; `deadLetter` parks it
  *   after the last attempt; `deadLetters` lists the parked ones and `replay`
  *   makes them pending again (attempts reset, `completed` kept).
+ * - `stats` counts the pending and parked events and gives the occurrence
+ *   of the oldest pending one, for the dispatcher's gauges.
  * - `wakeups` signals that events may be due (a commit in this process, a
  *   database notification); a dispatcher still polls for what it misses.
  *
@@ -75,6 +77,20 @@ export interface DeadLetter {
   /** The last failure, as text (no stack traces). */
   readonly error: string
   readonly deadAt: DateTime.Utc
+}
+
+/**
+ * What the outbox holds now, for gauges: committed events not yet settled
+ * (due, leased or waiting for a retry), parked ones, and the earliest
+ * `occurredAt` of the pending ones.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export interface Stats {
+  readonly pending: number
+  readonly dead: number
+  readonly oldestPending: Option.Option<DateTime.Utc>
 }
 
 /**
@@ -136,6 +152,8 @@ export class Outbox extends Context.Service<
     }) => Effect.Effect<ReadonlyArray<DeadLetter>>
     /** Makes parked events pending again; returns how many were. */
     readonly replay: (ids: ReadonlyArray<string>) => Effect.Effect<number>
+    /** Counts of pending and parked events, and the oldest pending occurrence (committed events only). */
+    readonly stats: Effect.Effect<Stats>
     /** One stored event by id, in whatever state (for tests and tools). */
     readonly get: (id: string) => Effect.Effect<
       Option.Option<{
@@ -371,6 +389,20 @@ export const makeMemory: Effect.Effect<Outbox["Service"]> = Effect.gen(function*
           (n) => (n > 0 ? Effect.as(wake, n) : Effect.succeed(n))
         )
       ),
+    stats: Effect.sync((): Stats => {
+      let pending = 0
+      let dead = 0
+      let oldest: DomainEvent.Envelope["occurredAt"] | undefined
+      for (const row of rows.values()) {
+        if (row.state === "dead") dead++
+        if (row.state !== "pending" || !row.committed) continue
+        pending++
+        if (oldest === undefined || DateTime.isLessThan(row.event.occurredAt, oldest)) {
+          oldest = row.event.occurredAt
+        }
+      }
+      return { pending, dead, oldestPending: Option.fromUndefinedOr(oldest) }
+    }),
     get: (id) =>
       Effect.sync(() =>
         Option.map(Option.fromNullishOr(rows.get(id)), (row) => ({

@@ -24,6 +24,13 @@
  * `drain` delivers everything due now, without the loop: for tests, tools
  * and scripts.
  *
+ * Metrics: `outbox.deliveries`, `outbox.consumer.failures` and `outbox.lag`
+ * as events are settled; and, read from `Outbox.stats` every
+ * `gaugeInterval` (and at start), the gauges `outbox.pending`,
+ * `outbox.dead_letters` and `outbox.oldest_pending.age`. The gauges
+ * describe the shared outbox, so every dispatcher on it reports the same
+ * values: aggregate them across processes with max, not sum.
+ *
  * @since 0.3.0
  */
 import * as Cause from "effect/Cause"
@@ -38,6 +45,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -77,6 +85,8 @@ export interface Options {
   readonly shutdownTimeout?: Duration.Input | undefined
   /** The pause after the outbox itself failed (default 1 s). */
   readonly errorPause?: Duration.Input | undefined
+  /** How often the outbox gauges are read from `Outbox.stats` (default 10 s). */
+  readonly gaugeInterval?: Duration.Input | undefined
 }
 
 /**
@@ -130,6 +140,7 @@ interface Settings {
   readonly handlerTimeout: Duration.Duration
   readonly shutdownTimeout: Duration.Duration
   readonly errorPause: Duration.Duration
+  readonly gaugeInterval: Duration.Duration
 }
 
 const jittered = (millis: number): Effect.Effect<number> =>
@@ -153,7 +164,8 @@ const settings = (options: Options): Settings => {
         : (attempts) => jittered(Math.min(max, base * 2 ** Math.min(30, Math.max(0, attempts - 1)))),
     handlerTimeout: Duration.millis(handlerTimeout),
     shutdownTimeout: Duration.millis(Outbox.millis(options.shutdownTimeout ?? "10 seconds")),
-    errorPause: Duration.millis(Outbox.millis(options.errorPause ?? "1 second", 1))
+    errorPause: Duration.millis(Outbox.millis(options.errorPause ?? "1 second", 1)),
+    gaugeInterval: Duration.millis(Outbox.millis(options.gaugeInterval ?? "10 seconds", 1))
   }
 }
 
@@ -197,6 +209,75 @@ export const lag = Metric.histogram("outbox.lag", {
   description: "Seconds from an event's occurrence to its delivery to every consumer",
   boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800]
 })
+
+/**
+ * Events stored and not yet settled: due, leased, or waiting for a retry.
+ *
+ * @since 0.4.0
+ * @category metrics
+ */
+export const pending = Metric.gauge("outbox.pending", {
+  description: "Outbox events not yet delivered to every consumer (due, in delivery or waiting for a retry)",
+  attributes: { unit: "{event}" }
+})
+
+/**
+ * Events parked after their last attempt, waiting for a `replay`.
+ *
+ * @since 0.4.0
+ * @category metrics
+ */
+export const deadLetters = Metric.gauge("outbox.dead_letters", {
+  description: "Outbox events parked as dead letters",
+  attributes: { unit: "{event}" }
+})
+
+/**
+ * Seconds since the `occurredAt` of the oldest pending event (0 when none is
+ * pending): how far behind delivery is, before the events are delivered.
+ *
+ * @since 0.4.0
+ * @category metrics
+ */
+export const oldestPendingAge = Metric.gauge("outbox.oldest_pending.age", {
+  description: "Seconds since the occurrence of the oldest outbox event not yet delivered",
+  attributes: { unit: "seconds" }
+})
+
+/**
+ * Reads `Outbox.stats` once and sets the gauges `outbox.pending`,
+ * `outbox.dead_letters` and `outbox.oldest_pending.age` (the age on the
+ * `Clock`). A running dispatcher does it every `gaugeInterval`; call it
+ * yourself where no dispatcher runs.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Outbox, OutboxDispatcher } from "@org/core"
+ *
+ * const program = OutboxDispatcher.updateGauges.pipe(Effect.provide(Outbox.layerMemory))
+ * ```
+ *
+ * @since 0.4.0
+ * @category metrics
+ */
+export const updateGauges: Effect.Effect<void, never, Outbox.Outbox> = Effect.flatMap(
+  Outbox.Outbox,
+  (outbox) => gaugesOf(outbox)
+)
+
+const gaugesOf = (outbox: Outbox.Outbox["Service"]): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const stats = yield* outbox.stats
+    const now = yield* Clock.currentTimeMillis
+    const age = Option.match(stats.oldestPending, {
+      onNone: () => 0,
+      onSome: (at) => Math.max(0, now - DateTime.toEpochMillis(at)) / 1000
+    })
+    yield* Metric.update(pending, stats.pending)
+    yield* Metric.update(deadLetters, stats.dead)
+    yield* Metric.update(oldestPendingAge, age)
+  })
 
 const parseTraceparent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
@@ -488,6 +569,17 @@ export const make = (
     )
 
     const fiber = yield* Effect.forkDetach(loop)
+    // The gauges, at start and every `gaugeInterval`; a failing outbox skips a reading, never the loop.
+    yield* gaugesOf(outbox).pipe(
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.logWarning("OutboxDispatcher: reading the outbox gauges failed", cause)
+      ),
+      Effect.andThen(Effect.sleep(config.gaugeInterval)),
+      Effect.forever,
+      Effect.forkScoped
+    )
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         stopping = true

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { DomainEvent, Outbox, OutboxDispatcher, UnitOfWork } from "@org/core"
-import { Deferred, Effect, Fiber, Layer, Schedule, Schema } from "effect"
+import { Deferred, Effect, Fiber, Layer, Metric, Schedule, Schema } from "effect"
+import { TestClock } from "effect/testing"
 
 const Pinged = DomainEvent.define("Pinged", {
   aggregateType: "Ping",
@@ -245,6 +246,50 @@ describe("OutboxDispatcher", () => {
       }).pipe(Effect.provideService(Outbox.Outbox, flaky))
       yield* Deferred.await(got).pipe(Effect.timeout("2 seconds"))
       assert.isAtLeast(calls, 3)
+    }).pipe(Effect.provide(Env))
+  )
+
+  it.effect("the gauges: parked dead letters, pending events and the oldest pending event's age", () =>
+    Effect.gen(function* () {
+      const gauges = Effect.all({
+        dead: Effect.map(Metric.value(OutboxDispatcher.deadLetters), (state) => state.value),
+        pending: Effect.map(Metric.value(OutboxDispatcher.pending), (state) => state.value),
+        age: Effect.map(Metric.value(OutboxDispatcher.oldestPendingAge), (state) => state.value)
+      })
+      const failing: Outbox.Consumer = {
+        name: "down",
+        accepts: () => true,
+        handle: () => Effect.fail("down")
+      }
+      const consumers = Effect.succeed([failing])
+      // An event that occurred at the start, parked after its one attempt.
+      yield* TestClock.setTime(1_700_000_000_000)
+      yield* commit([yield* ping(1)])
+      assert.strictEqual((yield* OutboxDispatcher.drain({ consumers, maxAttempts: 1 })).dead, 1)
+      // One that occurred 30 s later and keeps failing: pending, waiting an hour for its retry.
+      yield* TestClock.adjust("30 seconds")
+      yield* commit([yield* ping(2)])
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* OutboxDispatcher.make({ consumers, backoff: () => "1 hour", gaugeInterval: "10 seconds" })
+          // Read at start (the pending event has just occurred), then every `gaugeInterval`.
+          yield* TestClock.adjust("1 second")
+          assert.deepStrictEqual(yield* gauges, { dead: 1, pending: 1, age: 0 })
+          yield* TestClock.adjust("90 seconds")
+          assert.deepStrictEqual(yield* gauges, { dead: 1, pending: 1, age: 90 })
+        })
+      )
+      // Without a dispatcher, `updateGauges` reads them once.
+      const outbox = yield* Outbox.Outbox
+      const [retried] = yield* outbox
+        .claim({ limit: 1, lease: "1 minute" })
+        .pipe(
+          Effect.andThen(TestClock.adjust("1 hour")),
+          Effect.andThen(outbox.claim({ limit: 1, lease: "1 minute" }))
+        )
+      assert.isTrue(yield* outbox.complete(retried?.event.id ?? "", retried?.lease ?? ""))
+      yield* OutboxDispatcher.updateGauges
+      assert.deepStrictEqual(yield* gauges, { dead: 1, pending: 0, age: 0 })
     }).pipe(Effect.provide(Env))
   )
 })

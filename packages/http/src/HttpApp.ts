@@ -129,6 +129,15 @@ export interface Options<Id extends string, Groups extends HttpApiGroup.Constrai
   /** Router-level middlewares, first outermost, run inside the problem renderer. */
   readonly middlewares?: ReadonlyArray<Middleware> | undefined
   /**
+   * The proxies (networks, or a predicate on the peer's address) whose
+   * `X-Forwarded-For`, `-Host` and `-Proto` count, applied before anything
+   * else in the pipeline (Effect's `HttpMiddleware.xForwardedHeaders`), so
+   * the metrics' and spans' `url.scheme`, the access log and the rate limits
+   * all see the client and scheme behind them. Nobody else's headers count;
+   * none by default.
+   */
+  readonly trustedProxies?: HttpMiddleware.TrustedProxyOptions["trustedProxies"] | undefined
+  /**
    * Security header options (for example a relaxed CSP under `/docs`); the
    * endpoint annotations (`SecurityHeaders.NoStore`, `ClearSiteData`) are
    * read from `api`.
@@ -261,6 +270,10 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
           )
           const fresh = Effect.provideService(RequestId.generate, SecureRandom.SecureRandom, random)
           const extra = options.middlewares ?? []
+          const forwarded =
+            options.trustedProxies === undefined
+              ? undefined
+              : HttpMiddleware.xForwardedHeaders({ trustedProxies: options.trustedProxies })
           const problems = Problem.middleware({
             allowedMethods: table.allowedMethods,
             passthroughContentTypes: [Health.contentType]
@@ -290,9 +303,11 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
             const secured = SecurityHeaders.middleware(securityHeaders)(rendered)
             const logged = options.accessLog === false ? secured : HttpMiddleware.logger(secured)
             const identified = RequestId.middleware(fresh)(logged)
-            return templates === undefined
-              ? identified
-              : HttpObservability.middleware({ templates, metrics: observability?.metrics })(identified)
+            const observed =
+              templates === undefined
+                ? identified
+                : HttpObservability.middleware({ templates, metrics: observability?.metrics })(identified)
+            return forwarded === undefined ? observed : forwarded(observed)
           }
         }),
         { global: true }

@@ -11,7 +11,11 @@
  * named `<METHOD> <route template>` (`GET /api/v1/items/:id`; `GET` alone for
  * a path no route serves), paths under `untracedPaths` (health, `/metrics`)
  * get no span, and a problem response records its `type` URI as
- * `problem.type`. `RequestId` adds `http.request.id`.
+ * `problem.type`. `RequestId` adds `http.request.id`. `user_agent.original`
+ * is cut to `maxUserAgentLength` characters, and `url.scheme` is the
+ * request's `protocol`: the transport's, or the `X-Forwarded-Proto` of a
+ * trusted proxy (`HttpApp.Options.trustedProxies`), never a header of any
+ * other caller.
  *
  * Metrics (Effect `Metric`, so both the OTLP exporter and `Metrics.route`
  * see them):
@@ -25,8 +29,8 @@
  *   counted where they are decided (`Authentication`, `RateLimit`).
  *
  * Series are keyed by the route template, never the path, and each series is
- * built once and reused, so a request does a few map lookups, no string
- * building.
+ * built once and reused, so a request does one route lookup (shared by the
+ * span name and the metrics) and a few map lookups, no string building.
  *
  * @since 0.3.0
  */
@@ -83,6 +87,15 @@ export const metricNames = {
 } as const
 
 /**
+ * The longest `user_agent.original` a server span records: a longer
+ * `User-Agent` is cut to its first 256 characters.
+ *
+ * @since 0.4.0
+ * @category constants
+ */
+export const maxUserAgentLength = 256
+
+/**
  * The paths that get no server span unless `untracedPaths` says otherwise:
  * health probes and metric scrapes, which would drown the traces that matter.
  *
@@ -124,6 +137,29 @@ export interface RouteTemplates {
   readonly add: (method: string, path: string) => void
   /** The template serving `method` at `url` (a path, maybe with a query). */
   readonly find: (method: string, url: string) => string | undefined
+}
+
+// The template of each request in flight, by the request's source (kept by
+// `request.modify`): the span name is found when the server opens the span,
+// the metrics reuse it at the end. `null` when no route serves the request.
+const matched = new WeakMap<object, string | null>()
+
+/**
+ * The template serving a request, looked up once per request: the span name
+ * and the metrics of one request share the lookup.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export const routeOf = (
+  templates: RouteTemplates,
+  request: HttpServerRequest.HttpServerRequest
+): string | undefined => {
+  const known = matched.get(request.source)
+  if (known !== undefined) return known ?? undefined
+  const found = templates.find(request.method, request.url)
+  matched.set(request.source, found ?? null)
+  return found
 }
 
 const allMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY"] as const
@@ -199,7 +235,7 @@ export const spanNameGenerator = (
   const names = new Map<string, Map<string, string>>()
   return (request) => {
     const method = methodOf(request.method)
-    const template = templates.find(request.method, request.url)
+    const template = routeOf(templates, request)
     if (template === undefined) return method
     let byTemplate = names.get(method)
     if (byTemplate === undefined) {
@@ -378,8 +414,29 @@ export const countRefusal = (status: number, reason: RefusalReason, policy?: str
 // Middleware
 // -----------------------------------------------------------------------------
 
+// `protocol` is set by the server (TLS) or by `HttpMiddleware.xForwardedHeaders`
+// for a trusted proxy's `X-Forwarded-Proto`; no header is read here.
 const schemeOf = (request: HttpServerRequest.HttpServerRequest): string =>
   request.protocol ?? (request.originalUrl.startsWith("https:") ? "https" : "http")
+
+// Effect's tracer records `user_agent.original` and the `url.*` attributes
+// once this middleware has returned, from the request as the server got it
+// (before any proxy headers were applied). The span's own `attribute` is
+// wrapped, for this request only, so those values are bounded and carry the
+// scheme the app saw.
+const guardAttributes = (span: Tracer.Span, scheme: string): void => {
+  const attribute = span.attribute
+  span.attribute = (key, value) => {
+    if (key === "user_agent.original" && typeof value === "string" && value.length > maxUserAgentLength) {
+      return attribute.call(span, key, value.slice(0, maxUserAgentLength))
+    }
+    if (key === "url.scheme") return attribute.call(span, key, scheme)
+    if (key === "url.full" && typeof value === "string" && !value.startsWith(`${scheme}:`)) {
+      return attribute.call(span, key, `${scheme}${value.slice(value.indexOf(":"))}`)
+    }
+    return attribute.call(span, key, value)
+  }
+}
 
 const contentLengthOf = (value: string | undefined): number | undefined => {
   if (value === undefined) return undefined
@@ -437,6 +494,7 @@ export const middleware =
       const start = clock.currentTimeNanosUnsafe()
       const method = methodOf(request.method)
       const scheme = schemeOf(request)
+      if (span !== undefined) guardAttributes(span, scheme)
       const active = recordMetrics ? activeOf(scheme, method) : undefined
       active?.modifyUnsafe(1, fiber.context)
       return Effect.onExit(app, (exit) =>
@@ -450,7 +508,7 @@ export const middleware =
             if (Option.isSome(type)) span.attribute("problem.type", type.value)
           }
           if (!recordMetrics) return
-          const route = options.templates.find(request.method, request.url) ?? ""
+          const route = routeOf(options.templates, request) ?? ""
           const series = seriesOf(scheme, method, route, response.status)
           const context = fiber.context
           series.duration.updateUnsafe(Number(clock.currentTimeNanosUnsafe() - start) / 1e9, context)

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Tracer } from "effect"
-import { HttpServerResponse } from "effect/http"
+import { Effect, Layer, Logger, Metric, Option, Tracer } from "effect"
+import { HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as HttpRouter from "effect/http/HttpRouter"
+import { IpNetwork } from "effect/net"
 import { HttpApp, HttpObservability } from "../src/index.ts"
 import { serve } from "./fixtures/client.ts"
 import { Api, handlers, knownId } from "./fixtures/WidgetsApi.ts"
@@ -173,4 +174,113 @@ describe("HttpObservability", () => {
     assert.strictEqual(templates.find("DELETE", "/files"), "/files/*")
     assert.strictEqual(templates.find("GET", "/Items/1"), undefined)
   })
+
+  it.effect("cuts a long user agent to maxUserAgentLength characters", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp()
+      const client = yield* serve(app)
+      const agent = `probe/${"x".repeat(20_000)}`
+      yield* client.send(
+        new Request(`http://localhost/widgets/${knownId}`, { headers: { "user-agent": agent } })
+      )
+      const recorded = only(traces.spans).attributes.get("user_agent.original")
+      assert.strictEqual(recorded, agent.slice(0, HttpObservability.maxUserAgentLength))
+      assert.strictEqual(HttpObservability.maxUserAgentLength, 256)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("url.scheme is a trusted proxy's X-Forwarded-Proto, never an untrusted caller's", () =>
+    Effect.gen(function* () {
+      const traces = recording()
+      const app = HttpApp.layer({
+        api: Api,
+        handlers: handlers(),
+        accessLog: false,
+        trustedProxies: [IpNetwork.fromStringUnsafe("10.0.0.0/8")]
+      }).pipe(Layer.provideMerge(Logger.layer([])), Layer.provideMerge(traces.layer))
+      // The transport peer of each request, from a test header (the in-memory server has none).
+      const { dispose, handler } = HttpRouter.toWebHandler(
+        app.pipe(Layer.provide(HttpServer.layerServices)),
+        {
+          disableLogger: true,
+          routerConfig: { caseSensitive: true },
+          middleware: (inner) =>
+            Effect.updateService(inner, HttpServerRequest.HttpServerRequest, (request) => {
+              const peer = Option.some(request.headers["x-test-peer"] ?? "")
+              return request.modify({ remoteAddress: peer, peerAddress: peer })
+            })
+        }
+      )
+      yield* Effect.addFinalizer(() => Effect.promise(dispose))
+      const send = (peer: string) =>
+        Effect.promise(() =>
+          handler(
+            new Request(`http://api.example.test/widgets/${knownId}`, {
+              headers: {
+                "x-test-peer": peer,
+                "x-forwarded-for": "198.51.100.7",
+                "x-forwarded-proto": "https"
+              }
+            })
+          )
+        )
+      const schemes = Effect.map(Metric.snapshot, (metrics) =>
+        metrics
+          .filter(
+            (metric) =>
+              metric.id === HttpObservability.metricNames.requestDuration &&
+              metric.attributes?.["http.route"] === "/widgets/:id"
+          )
+          .map((metric) => String(metric.attributes?.["url.scheme"]))
+      )
+      const before = yield* schemes
+
+      assert.strictEqual((yield* send("10.0.0.1")).status, 200)
+      const trusted = only(traces.spans)
+      assert.strictEqual(trusted.attributes.get("url.scheme"), "https")
+      assert.match(String(trusted.attributes.get("url.full")), /^https:\/\//)
+      assert.includeMembers(yield* schemes, ["https"])
+
+      traces.spans.length = 0
+      assert.strictEqual((yield* send("203.0.113.9")).status, 200)
+      const untrusted = only(traces.spans)
+      assert.strictEqual(untrusted.attributes.get("url.scheme"), "http")
+      assert.match(String(untrusted.attributes.get("url.full")), /^http:\/\//)
+      assert.isTrue(before.every((scheme) => scheme !== "https"))
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("looks the route up once per request, for the span name and the metrics", () =>
+    Effect.gen(function* () {
+      const routes = HttpObservability.makeRouteTemplates({ caseSensitive: true })
+      routes.add("GET", "/widgets/:id")
+      let lookups = 0
+      const templates: HttpObservability.RouteTemplates = {
+        add: routes.add,
+        find: (method, url) => {
+          lookups++
+          return routes.find(method, url)
+        }
+      }
+      const request = HttpServerRequest.fromWeb(new Request("http://localhost/widgets/w-1"))
+      const tracer = recording()
+      const name = HttpObservability.spanNameGenerator(templates)(request)
+      assert.strictEqual(name, "GET /widgets/:id")
+      const response = yield* HttpObservability.middleware({ templates })(
+        Effect.succeed(HttpServerResponse.empty())
+      ).pipe(
+        Effect.withSpan(name, { kind: "server" }),
+        Effect.provideService(HttpServerRequest.HttpServerRequest, request),
+        Effect.provide(tracer.layer),
+        Effect.scoped
+      )
+      assert.strictEqual(response.status, 204)
+      assert.strictEqual(lookups, 1)
+      // Another request (another source) is looked up again.
+      HttpObservability.spanNameGenerator(templates)(
+        HttpServerRequest.fromWeb(new Request("http://localhost/widgets/w-2"))
+      )
+      assert.strictEqual(lookups, 2)
+    })
+  )
 })

@@ -102,6 +102,40 @@ export interface Options<E, EA = never> {
   readonly defaults?: ServerConfig.Defaults | undefined
   /** Replaces the logger chosen by `LOG_FORMAT`. */
   readonly logger?: Logger.Logger<unknown, unknown> | undefined
+  /**
+   * Replaces the exporters (`Telemetry.layer`, Effect's own OTLP exporters)
+   * with another layer built from the parsed `OTEL_*` settings, e.g. the OTel
+   * SDK through `@effect/opentelemetry`'s `NodeSdk.layer`: its tracer then
+   * makes every span, the request spans included. The runtime gauges
+   * (`RuntimeMetrics.layer`) and the logger stay; the layer is closed, and
+   * flushes, after the app has stopped.
+   *
+   * @example
+   * ```ts
+   * import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+   * import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
+   * import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
+   * import { Health, HttpApp } from "@org/http"
+   * import { Runner } from "@org/server"
+   * import { Layer } from "effect"
+   * import { HttpApi } from "effect/http-api"
+   *
+   * class Api extends HttpApp.api(HttpApi.make("example").add(Health.Group)) {}
+   *
+   * Runner.run({
+   *   name: "Example API",
+   *   app: () => HttpApp.layer({ api: Api, handlers: Health.layer(Api).pipe(Layer.provide(Health.Checks.layer)) }),
+   *   // The SDK's exporter reads OTEL_EXPORTER_OTLP_ENDPOINT itself; `config` has the parsed variables.
+   *   telemetry: (config) =>
+   *     NodeSdk.layer(() => ({
+   *       resource: { serviceName: config.serviceName ?? "example-api" },
+   *       spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter()),
+   *       shutdownTimeout: "5 seconds"
+   *     }))
+   * })
+   * ```
+   */
+  readonly telemetry?: ((config: TelemetryConfig.TelemetryConfig) => Layer.Layer<never>) | undefined
 }
 
 /**
@@ -338,11 +372,17 @@ export const launch = <E, EA = never>(
           : Effect.logDebug(`${options.name} failed to start`, cause)
       ),
       // OTEL_*: traces, metrics and logs over OTLP when an endpoint is set, nothing
-      // otherwise; its finalizer flushes them (bounded) after the app has stopped.
-      // Inside the logger layer, so the OTLP logger joins the console one.
-      // and the process's own gauges: event-loop delay and utilisation, heap, RSS
+      // otherwise (or the team's own layer); its finalizer flushes them (bounded)
+      // after the app has stopped. Inside the logger layer, so an OTLP logger
+      // joins the console one. And the process's own gauges: event-loop delay
+      // and utilisation, heap, RSS.
       Effect.provide(
-        Layer.merge(Telemetry.layer(telemetry, { serviceName: options.name }), RuntimeMetrics.layer())
+        Layer.merge(
+          options.telemetry === undefined
+            ? Telemetry.layer(telemetry, { serviceName: options.name })
+            : options.telemetry(telemetry),
+          RuntimeMetrics.layer()
+        )
       ),
       Effect.provide(Logger.layer([logger, Redaction.tracerLogger])),
       Effect.provideService(References.MinimumLogLevel, config.logLevel)

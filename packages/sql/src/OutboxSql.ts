@@ -18,6 +18,7 @@
  *   connection (`PgClient.listen`). On embedded PGlite, which serves a single
  *   connection, there is no `LISTEN`: the local signal and the dispatcher's
  *   polling carry delivery.
+ * - `stats` is one statement over the partial `pending` and `dead` indexes.
  *
  * @since 0.3.0
  */
@@ -403,6 +404,26 @@ export const make = (
               Effect.map((rows) => rows.length),
               Effect.orDie
             ),
+      // Through the partial `pending` and `dead` indexes: the cost follows the backlog, not the delivered rows.
+      stats: sql<{
+        readonly pending: number | string
+        readonly dead: number | string
+        readonly oldest_pending: Date | string | null
+      }>`SELECT
+          (SELECT count(*) FROM ${t} WHERE state = 'pending') AS pending,
+          (SELECT count(*) FROM ${t} WHERE state = 'dead') AS dead,
+          (SELECT min(occurred_at) FROM ${t} WHERE state = 'pending') AS oldest_pending`.pipe(
+        Effect.map(
+          ([row]): Outbox.Stats => ({
+            pending: Number(row?.pending ?? 0),
+            dead: Number(row?.dead ?? 0),
+            oldestPending: Option.map(Option.fromNullishOr(row?.oldest_pending), (at) =>
+              DateTime.makeUnsafe(at)
+            )
+          })
+        ),
+        Effect.orDie
+      ),
       get: (id) =>
         isUuid(id)
           ? sql<{

@@ -14,7 +14,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { type DomainEvent, Outbox, OutboxDispatcher, UnitOfWork } from "@org/core"
 import { OutboxSql, SqlTest } from "@org/sql"
 import { OutboxLaws } from "@org/testing"
-import { Clock, Deferred, type Duration, Effect, Layer, Redacted, Schedule } from "effect"
+import { Clock, DateTime, Deferred, type Duration, Effect, Layer, Metric, Redacted, Schedule } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient } from "effect/sql"
 import { skipWithoutPostgres } from "./env.ts"
@@ -225,6 +225,51 @@ layer(Env, { timeout: 60_000, excludeTestServices: true })("OutboxDispatcher on 
         assert.strictEqual((yield* drain).completed, 1)
         assert.deepStrictEqual(delivered, [event.id])
         assert.strictEqual((yield* outbox.deadLetters()).length, 0)
+      }),
+    30_000
+  )
+
+  it.effect(
+    "the gauges read the table: parked dead letters, pending events, the oldest pending event's age",
+    () =>
+      Effect.gen(function* () {
+        yield* reset
+        const outbox = yield* OutboxSql.make({ listen: false })
+        const failing: Outbox.Consumer = {
+          name: "down",
+          accepts: () => true,
+          handle: () => Effect.fail(new Error("relay down"))
+        }
+        const consumers = Effect.succeed([failing])
+        yield* UnitOfWork.transaction(outbox.append([yield* OutboxLaws.envelope("dead")]))
+        const parked = yield* OutboxDispatcher.drain({ consumers, maxAttempts: 1 }).pipe(
+          Effect.provideService(Outbox.Outbox, outbox)
+        )
+        assert.strictEqual(parked.dead, 1)
+        // Occurred 90 s ago (the process's clock, as `occurredAt` is), keeps failing: pending for an hour.
+        const start = yield* Clock.currentTimeMillis
+        const pending = {
+          ...(yield* OutboxLaws.envelope("pending")),
+          occurredAt: DateTime.makeUnsafe(start - 90_000)
+        }
+        yield* UnitOfWork.transaction(outbox.append([pending]))
+        const gauges = Effect.all({
+          dead: Effect.map(Metric.value(OutboxDispatcher.deadLetters), (state) => state.value),
+          pending: Effect.map(Metric.value(OutboxDispatcher.pending), (state) => state.value),
+          age: Effect.map(Metric.value(OutboxDispatcher.oldestPendingAge), (state) => state.value)
+        })
+        yield* OutboxDispatcher.make({ consumers, backoff: () => "1 hour", gaugeInterval: "50 millis" }).pipe(
+          Effect.provideService(Outbox.Outbox, outbox)
+        )
+        const seen = yield* until(gauges, (g) => g.dead === 1 && g.pending === 1 && g.age >= 90, "5 seconds")
+        const elapsed = ((yield* Clock.currentTimeMillis) - start) / 1000
+        assert.isAtMost(seen.age, 90 + elapsed)
+        // Delivered at last: nothing pending, the age back to 0.
+        yield* Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql`UPDATE ${sql(OutboxSql.table)} SET state = 'delivered' WHERE id = ${pending.id}`
+        }).pipe(Effect.orDie)
+        yield* until(gauges, (g) => g.dead === 1 && g.pending === 0 && g.age === 0, "5 seconds")
       }),
     30_000
   )

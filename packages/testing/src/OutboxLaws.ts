@@ -3,7 +3,8 @@
  * nothing; committed events are all claimable, in id order; a leased event
  * is not claimable by another claimer until its lease ends; settling with a
  * wrong or taken-over lease is refused; retry keeps `completed` and waits
- * `after`; dead letters are listed and replayed; and a model-based property
+ * `after`; dead letters are listed and replayed; `stats` counts what is
+ * pending and parked and names the oldest pending occurrence; and a model-based property
  * (fast-check) over random sequences of appends, claims and settlements.
  *
  * Each law is an effect over a fresh fixture (an empty outbox and its unit
@@ -342,6 +343,54 @@ export const laws: Record<string, Law> = {
         "a replayed event did not come back with attempts reset and completed kept"
       )
       yield* expect((yield* outbox.deadLetters()).length === 1, "a replayed event is still listed as dead")
+    }),
+
+  "stats count pending (committed) and dead events and name the oldest pending occurrence": (fresh) =>
+    Effect.gen(function* () {
+      const { outbox, unitOfWork } = yield* fresh
+      const none = yield* outbox.stats
+      yield* expect(
+        none.pending === 0 && none.dead === 0 && Option.isNone(none.oldestPending),
+        `an empty outbox has stats ${JSON.stringify(none)}`
+      )
+      const at = (millis: number) => (event: DomainEvent.Envelope) => ({
+        ...event,
+        occurredAt: DateTime.makeUnsafe(millis)
+      })
+      const newer = at(1_700_000_050_000)(yield* envelope("newer"))
+      const older = at(1_700_000_010_000)(yield* envelope("older"))
+      const dead = at(1_700_000_000_000)(yield* envelope("dead"))
+      const delivered = at(1_600_000_000_000)(yield* envelope("delivered"))
+      yield* unitOfWork.transaction(outbox.append([dead, delivered]))
+      const claimed = yield* outbox.claim({ limit: 2, lease: long })
+      for (const c of claimed) {
+        if (c.event.id === dead.id)
+          yield* outbox.deadLetter(c.event.id, c.lease, { completed: [], error: "x" })
+        else yield* outbox.complete(c.event.id, c.lease)
+      }
+      // Appended after: later ids, older occurrences; one is retried (still pending), one rolled back.
+      yield* unitOfWork.transaction(outbox.append([newer, older]))
+      const [retried] = yield* outbox.claim({ limit: 1, lease: long })
+      yield* outbox.retry(retried?.event.id ?? "", retried?.lease ?? "", {
+        after: 3_600_000,
+        completed: [],
+        error: "x"
+      })
+      yield* unitOfWork
+        .transaction(
+          Effect.andThen(outbox.append([at(1_500_000_000_000)(yield* envelope("gone"))]), Effect.fail("no"))
+        )
+        .pipe(Effect.ignore)
+      const stats = yield* outbox.stats
+      yield* expect(
+        stats.pending === 2 && stats.dead === 1,
+        `stats counted ${stats.pending} pending and ${stats.dead} dead, expected 2 and 1`
+      )
+      yield* expect(
+        Option.isSome(stats.oldestPending) &&
+          DateTime.toEpochMillis(stats.oldestPending.value) === 1_700_000_010_000,
+        `the oldest pending occurrence is ${JSON.stringify(stats.oldestPending)}, expected the older event's`
+      )
     })
 }
 

@@ -41,6 +41,10 @@ const mutants: Record<string, (store: Store) => Store> = {
     retry: (id, lease, options) => store.retry(id, lease, { ...options, after: 0 })
   }),
   "replay does nothing": (store) => ({ ...store, replay: () => Effect.succeed(0) }),
+  "stats see nothing": (store) => ({
+    ...store,
+    stats: Effect.succeed({ pending: 0, dead: 0, oldestPending: Option.none() })
+  }),
   "claims in reverse order": (store) => ({
     ...store,
     claim: (options) => Effect.map(store.claim(options), (claimed) => [...claimed].reverse())

@@ -14,7 +14,6 @@ import { AppConfig, type AuditLog, type Captcha, type PasswordHasher, type RateL
 import { AuditGroup, type Cors, Docs, Health, HttpApp, Idempotency, Metrics, RateLimit } from "@org/http"
 import { PgDatabase } from "@org/sql"
 import { Config, Effect, Layer, Result } from "effect"
-import { HttpMiddleware } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import { IpNetwork } from "effect/net"
 import { Api, accounts } from "../api/Api.ts"
@@ -95,8 +94,10 @@ export const services = (options: {
 export const make = <E, R>(options: {
   readonly bodyLimit?: number | undefined
   readonly services: Layer.Layer<Layer.Success<ReturnType<typeof services>>, E, R>
-  /** Router-level middlewares, first outermost (e.g. `trustedProxies`'s). */
+  /** Router-level middlewares, first outermost. */
   readonly middlewares?: ReadonlyArray<HttpApp.Middleware> | undefined
+  /** The proxies whose `X-Forwarded-*` headers count (`trustedProxies`); none when omitted. */
+  readonly trustedProxies?: ReadonlyArray<IpNetwork.IpNetwork> | undefined
   /** CORS; `Cors.CurrentPolicy` (none, or `CORS_ORIGINS` through `Cors.layerConfig()`) when omitted. */
   readonly cors?: Cors.Options | undefined
 }) =>
@@ -118,6 +119,7 @@ export const make = <E, R>(options: {
     ),
     bodyLimit: options.bodyLimit,
     middlewares: options.middlewares,
+    trustedProxies: options.trustedProxies,
     cors: options.cors,
     // GET /docs (Scalar, offline) and /docs/problems, with the relaxed headers for those paths only.
     routes: [
@@ -131,9 +133,10 @@ export const make = <E, R>(options: {
 /**
  * `TRUSTED_PROXIES` (comma-separated addresses or CIDR networks, none by
  * default): `X-Forwarded-For` names the client only when the connection
- * comes from one of them (Effect's `HttpMiddleware.xForwardedHeaders`), so
- * rate limits count the real client behind your load balancer and nobody
- * else can choose the address they are counted under.
+ * comes from one of them (`HttpApp.Options.trustedProxies`, Effect's
+ * `HttpMiddleware.xForwardedHeaders` first in the pipeline), so rate limits
+ * count the real client behind your load balancer, metrics and spans see its
+ * scheme, and nobody else can choose the address they are counted under.
  *
  * @since 0.2.0
  * @category config
@@ -156,5 +159,5 @@ export const trustedProxies = Effect.gen(function* () {
     }
     networks.push(network.success)
   }
-  return networks.length === 0 ? [] : [HttpMiddleware.xForwardedHeaders({ trustedProxies: networks })]
+  return networks.length === 0 ? undefined : networks
 })

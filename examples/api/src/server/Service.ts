@@ -29,10 +29,10 @@ export const options = {
       const config = yield* AccountsConfig.load(App.accountsDefaults)
       // Keys first: a bad or missing key stops the start before the database opens.
       const secrets = yield* AccountsConfig.loadSecrets(config)
-      const middlewares = yield* App.trustedProxies
+      const trustedProxies = yield* App.trustedProxies
       const services = App.services({ config, secrets }).pipe(Layer.provide(Stores.layerConfig))
       const Database = Layer.provideMerge(Migrations.layer(migrations), PgDatabase.layerConfig)
-      return App.make({ bodyLimit: server.bodyLimit, services, middlewares }).pipe(
+      return App.make({ bodyLimit: server.bodyLimit, services, trustedProxies }).pipe(
         Layer.provide(Database),
         // CORS_ORIGINS: exact origins allowed to call the API from a browser (none by default)
         Layer.provide(Cors.layerConfig())
