@@ -182,6 +182,11 @@ const randomId = Effect.map(
 
 const notDirty = () => false
 
+interface Held<A> {
+  readonly value: A
+  readonly exit: Exit.Exit<A>
+}
+
 const millisOf = (input: Duration.Input) => Duration.toMillis(Duration.fromInputUnsafe(input))
 
 /**
@@ -235,7 +240,13 @@ export const make = <A, I>(
     const encode = Schema.encodeEffect(codec)
     const decode = Schema.decodeEffect(codec)
 
-    const l1 = new Lru<string, A>(options.l1?.maxEntries ?? 10_000, options.l1?.maxBytes ?? Infinity, now)
+    // Each L1 entry keeps its value as a ready `Exit` too: a hit returns it,
+    // no effect allocated per read.
+    const l1 = new Lru<string, Held<A>>(
+      options.l1?.maxEntries ?? 10_000,
+      options.l1?.maxBytes ?? Infinity,
+      now
+    )
     const loading = new Map<string, Loading<A>>()
     const counters = { l2Hits: 0, l2Misses: 0, l2Errors: 0, loads: 0 }
     const health = { failures: 0, outage: false, retryAt: 0, probing: false }
@@ -397,7 +408,7 @@ export const make = <A, I>(
     )
 
     const fillL1 = (key: string, value: A, ttl: number, size: number, tags: ReadonlyArray<string>) =>
-      l1.set(key, value, Math.min(ttl, l1MaxTtl), size, tags)
+      l1.set(key, { value, exit: Exit.succeed(value) }, Math.min(ttl, l1MaxTtl), size, tags)
 
     /**
      * Reads L2: a hit is decoded and copied into L1 for no longer than its
@@ -533,7 +544,7 @@ export const make = <A, I>(
         const hit = l1.get(key)
         if (hit === undefined) return miss(key, load, entry)
         mark(fiber, name, "l1")
-        return Effect.succeed(hit.value)
+        return hit.value.exit
       })
 
     const invalidateEverywhere = (target: Target, remote: Effect.Effect<void, CacheStoreError>) =>
@@ -554,7 +565,7 @@ export const make = <A, I>(
             ? Effect.map(readL2(key), (read) =>
                 read._tag === "Hit" ? Option.some(read.value) : Option.none()
               )
-            : Effect.succeed(Option.some(hit.value))
+            : Effect.succeed(Option.some(hit.value.value))
         }),
       set: (key, value, entry) =>
         Effect.suspend(() => {
