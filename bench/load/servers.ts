@@ -1,0 +1,274 @@
+/**
+ * What the load and soak benchmarks share: the servers under test as child
+ * processes on loopback (the example API and the peers of `bench/load/`),
+ * their set-up (keys, an account, a token, one item), a tiny OTLP/HTTP
+ * receiver, and the per-process numbers read from /proc (CPU time, RSS).
+ * Not a suite itself: `bench/load.bench.ts` and `bench/soak.bench.ts` use it.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { generateKeyPairSync, randomUUID } from "node:crypto"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { setTimeout as sleep } from "node:timers/promises"
+
+export const databaseUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/test"
+export const redisUrl = process.env.BENCH_REDIS_URL || "redis://127.0.0.1:6379"
+
+/** One ES256 key pair per run, so the peers verify the tokens the example API issues. */
+export const keys = (): { readonly privateKey: string; readonly publicKey: string } =>
+  generateKeyPairSync("ec", {
+    namedCurve: "P-256",
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+    publicKeyEncoding: { type: "spki", format: "pem" }
+  })
+
+export const freePort = () =>
+  new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
+
+export interface Running {
+  readonly name: string
+  readonly child: ChildProcess
+  readonly port: number
+  readonly origin: string
+  /** The last few KiB the process printed, for error messages. */
+  readonly output: () => string
+}
+
+/** Starts `node --conditions=@org/source <script>` on a free port with `env` added. */
+export const spawnNode = async (
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: ReadonlyArray<string> = []
+): Promise<Running> => {
+  const port = await freePort()
+  // The OTLP variables of the caller's shell would turn telemetry on where it should be off.
+  const inherited: Record<string, string | undefined> = { ...process.env }
+  for (const key of Object.keys(inherited)) if (key.startsWith("OTEL_")) delete inherited[key]
+  const child = spawn(process.execPath, [...nodeArgs, "--conditions=@org/source", script], {
+    env: { ...inherited, HOST: "127.0.0.1", PORT: String(port), ...env },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString("utf8")).slice(-4000)
+  }
+  child.stdout?.on("data", keep)
+  child.stderr?.on("data", keep)
+  return { name, child, port, origin: `http://127.0.0.1:${port}`, output: () => output }
+}
+
+export const waitReady = async (server: Running, path: string) => {
+  const deadline = performance.now() + 60_000
+  for (;;) {
+    const ready = await fetch(`${server.origin}${path}`).then(
+      (r) => r.status === 200,
+      () => false
+    )
+    if (ready) return
+    if (performance.now() > deadline || server.child.exitCode !== null) {
+      throw new Error(`${server.name}: not ready\n${server.output()}`)
+    }
+    await sleep(100)
+  }
+}
+
+/** SIGTERM (the example API drains and exits 0; a CPU profile is written then), SIGKILL after 10 s. */
+export const stop = async (server: Running) => {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return
+  const exited = new Promise<void>((resolve) => server.child.once("exit", () => resolve()))
+  server.child.kill("SIGTERM")
+  const timer = setTimeout(() => server.child.kill("SIGKILL"), 10_000)
+  await exited
+  clearTimeout(timer)
+}
+
+// ---------------------------------------------------------------------------
+// The example API.
+// ---------------------------------------------------------------------------
+
+export const exampleMain = join(import.meta.dirname, "../../examples/api/src/main.ts")
+
+export interface OursOptions {
+  readonly keys: { readonly privateKey: string; readonly publicKey: string }
+  /** Rate limits, cache L2, invalidations and revocations on Redis instead of in memory. */
+  readonly redis?: boolean
+  /** Export traces, metrics and logs over OTLP/HTTP to this endpoint. */
+  readonly otlpEndpoint?: string
+  /** Write a V8 CPU profile into this directory when the process exits. */
+  readonly cpuProfileDir?: string
+}
+
+/** The example API as `pnpm start` runs it, with the settings of the issue's benchmark. */
+export const startOurs = (name: string, options: OursOptions): Promise<Running> =>
+  spawnNode(
+    name,
+    exampleMain,
+    {
+      DATA_DIR: mkdtempSync(join(tmpdir(), `bench-${name.replace(/\W/g, "-")}-`)),
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: options.redis === true ? redisUrl : "",
+      NATS_URL: "",
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "warn",
+      // The limiter runs on every request but never refuses.
+      RATE_LIMIT: "1000000/second",
+      JWT_PRIVATE_KEY: options.keys.privateKey,
+      JWT_PUBLIC_KEY: options.keys.publicKey,
+      // A soak outlasts the default 15 minutes.
+      ACCESS_TOKEN_TTL: "2 hours",
+      ...(options.otlpEndpoint === undefined
+        ? {}
+        : { OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpEndpoint, OTEL_SERVICE_NAME: "example-api-bench" })
+    },
+    options.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`]
+  )
+
+// biome-ignore lint/suspicious/noExplicitAny: the set-up reads JSON responses field by field.
+type Json = any
+
+const call = async (origin: string, method: string, path: string, authorization?: string, body?: unknown) => {
+  const response = await fetch(`${origin}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+      ...(authorization === undefined ? {} : { authorization })
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+  const text = await response.text()
+  return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as Json }
+}
+
+export interface Fixture {
+  /** `Bearer <access token>` of a `user` (role `user`, so `items:read`). */
+  readonly authorization: string
+  readonly itemId: string
+  readonly path: string
+  /** The item's JSON as the example API answers it: the body every server must answer. */
+  readonly body: string
+}
+
+/** Registers an account on a ready example API, logs in and creates the item every server reads. */
+export const prepare = async (server: Running): Promise<Fixture> => {
+  await waitReady(server, "/health/ready")
+  const email = `reader-${randomUUID()}@example.test`
+  const password = "Correct-Horse-Battery-Staple-42"
+  const registered = await call(server.origin, "POST", "/api/v1/auth/register", undefined, {
+    email,
+    password
+  })
+  if (registered.status !== 201)
+    throw new Error(`${server.name}: register ${registered.status} ${JSON.stringify(registered.body)}`)
+  const login = await call(server.origin, "POST", "/api/v1/auth/login", undefined, { email, password })
+  if (login.status !== 200) throw new Error(`${server.name}: login ${login.status}`)
+  const authorization = `Bearer ${login.body.access_token}`
+  const created = await call(server.origin, "POST", "/api/v1/items", authorization, {
+    name: "Saw",
+    description: "A hand saw for wood",
+    price: 12.5,
+    quantity: 3,
+    category: "tools"
+  })
+  if (created.status !== 201) throw new Error(`${server.name}: create ${created.status}`)
+  const path = `/api/v1/items/${created.body.id}`
+  const read = await fetch(`${server.origin}${path}`, { headers: { authorization } })
+  if (read.status !== 200) throw new Error(`${server.name}: read ${read.status}`)
+  return { authorization, itemId: created.body.id, path, body: await read.text() }
+}
+
+/**
+ * One authenticated read, checked: status 200 and the same JSON as the
+ * example API's (key order aside). Warms the server's caches too.
+ */
+export const check = async (server: Running, fixture: Fixture) => {
+  const response = await fetch(`${server.origin}${fixture.path}`, {
+    headers: { authorization: fixture.authorization }
+  })
+  const text = await response.text()
+  if (response.status !== 200)
+    throw new Error(`${server.name}: ${response.status} ${text}\n${server.output()}`)
+  const sorted = (json: string) => JSON.stringify(Object.entries(JSON.parse(json)).sort())
+  if (sorted(text) !== sorted(fixture.body)) {
+    throw new Error(`${server.name}: answers ${text}\nnot ${fixture.body}`)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The OTLP/HTTP receiver: 200 to everything, bytes counted per path.
+// ---------------------------------------------------------------------------
+
+export interface Receiver {
+  readonly endpoint: string
+  readonly received: Map<string, { requests: number; bytes: number }>
+  readonly close: () => Promise<void>
+}
+
+export const startReceiver = async (): Promise<Receiver> => {
+  const received = new Map<string, { requests: number; bytes: number }>()
+  const server: Server = createServer((req, res) => {
+    let bytes = 0
+    req.on("data", (chunk: Buffer) => {
+      bytes += chunk.length
+    })
+    req.on("end", () => {
+      const entry = received.get(req.url ?? "") ?? { requests: 0, bytes: 0 }
+      entry.requests++
+      entry.bytes += bytes
+      received.set(req.url ?? "", entry)
+      res.writeHead(200, { "content-type": "application/x-protobuf" }).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Per-process numbers from /proc (undefined where there is none).
+// ---------------------------------------------------------------------------
+
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/**
+ * CPU time of a process (user + system, ms): unlike requests/s, the cost
+ * per request barely moves when other work shares the machine.
+ */
+export const cpuMillis = (pid: number | undefined): number | undefined => {
+  const file = `/proc/${pid}/stat`
+  if (pid === undefined || !existsSync(file)) return undefined
+  const fields = readFileSync(file, "utf8").split(") ")[1]!.split(" ")
+  // utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond
+}
+
+/** Resident set size of a process in KiB (`VmRSS` of /proc/<pid>/status). */
+export const rssKiB = (pid: number | undefined): number | undefined => {
+  const file = `/proc/${pid}/status`
+  if (pid === undefined || !existsSync(file)) return undefined
+  const line = readFileSync(file, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("VmRSS:"))
+  return line === undefined ? undefined : Number(line.split(/\s+/)[1])
+}
