@@ -673,15 +673,18 @@ const make = Effect.gen(function* () {
 
 // Every use case in a span `Accounts.<name>` (a child of the request's), so
 // a trace shows which use case a request ran and how long it took.
+// The stack would point here, not at the caller: not worth an Error per call.
+const spanOptions = { captureStackTrace: false } as const
+
 const traced = <T extends Record<string, unknown>>(useCases: T): T =>
   // The same keys and shapes: each value is the use case, wrapped.
   Object.fromEntries(
     Object.entries(useCases).map(([name, useCase]) => [
       name,
       Effect.isEffect(useCase)
-        ? Effect.withSpan(useCase, `Accounts.${name}`)
+        ? Effect.withSpan(useCase, `Accounts.${name}`, spanOptions)
         : typeof useCase === "function"
-          ? (...args: Array<unknown>) => Effect.withSpan(useCase(...args), `Accounts.${name}`)
+          ? (...args: Array<unknown>) => Effect.withSpan(useCase(...args), `Accounts.${name}`, spanOptions)
           : useCase
     ])
   ) as T

@@ -430,7 +430,8 @@ export const make = <E = unknown>(
     yield* Effect.addFinalizer(() => unregister)
 
     const attributes = { "circuit_breaker.name": name }
-    const callSpan = { attributes, kind: "internal" as const }
+    // No stack per call: it would point here, not at the caller.
+    const callSpan = { attributes, kind: "internal" as const, captureStackTrace: false }
     const traceCalls = options.traceCalls === true
 
     const store = options.store

@@ -383,7 +383,9 @@ const failureTag = (cause: Cause.Cause<unknown>): string => {
 export const tracing: Middleware = middleware("tracing", (effect, info) =>
   Effect.flatMap(requestId, (id) =>
     Effect.withSpan(effect, `${info.kind}Bus.dispatch ${info.tag}`, {
-      attributes: { "cqrs.kind": info.kind, "cqrs.request": info.tag, "request.id": id }
+      attributes: { "cqrs.kind": info.kind, "cqrs.request": info.tag, "request.id": id },
+      // It would point at the bus, not the caller: not worth an Error per request.
+      captureStackTrace: false
     })
   )
 )
@@ -396,19 +398,13 @@ export const tracing: Middleware = middleware("tracing", (effect, info) =>
  * @category middleware
  */
 export const metrics: Middleware = middleware("metrics", (effect, info) => {
-  const attributes = { kind: info.kind, request: info.tag }
+  const series = seriesOf(info.kind, info.tag)
   return Effect.flatMap(Clock.currentTimeMillis, (start) =>
     Effect.onExit(effect, (exit) =>
       Effect.flatMap(Clock.currentTimeMillis, (end) =>
         Effect.andThen(
-          Metric.update(
-            Metric.withAttributes(requests, {
-              ...attributes,
-              outcome: Exit.isSuccess(exit) ? "success" : failureTag(exit.cause)
-            }),
-            1
-          ),
-          Metric.update(Metric.withAttributes(duration, attributes), Duration.millis(end - start))
+          Metric.update(series.requests(Exit.isSuccess(exit) ? "success" : failureTag(exit.cause)), 1),
+          Metric.update(series.duration, Duration.millis(end - start))
         )
       )
     )
@@ -417,6 +413,36 @@ export const metrics: Middleware = middleware("metrics", (effect, info) => {
 
 const requests = Metric.counter("cqrs_requests_total", { description: "Commands and queries dispatched" })
 const duration = Metric.timer("cqrs_request_duration", { description: "Time to handle a command or query" })
+
+interface Series {
+  readonly duration: typeof duration
+  readonly requests: (outcome: string) => typeof requests
+}
+
+// The metrics of one request type, with their attributes, made once: a metric
+// with attributes builds its key from them, which is not worth doing per request.
+const series = new Map<string, Series>()
+const seriesOf = (kind: Kind, tag: string): Series => {
+  const key = `${kind} ${tag}`
+  let found = series.get(key)
+  if (found === undefined) {
+    const attributes = { kind, request: tag }
+    const byOutcome = new Map<string, typeof requests>()
+    found = {
+      duration: Metric.withAttributes(duration, attributes),
+      requests: (outcome) => {
+        let counter = byOutcome.get(outcome)
+        if (counter === undefined) {
+          counter = Metric.withAttributes(requests, { ...attributes, outcome })
+          byOutcome.set(outcome, counter)
+        }
+        return counter
+      }
+    }
+    series.set(key, found)
+  }
+  return found
+}
 
 /**
  * Re-decodes the request with its schema (its checks included); a request

@@ -22,11 +22,11 @@
  */
 
 import * as Context from "effect/Context"
-import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as SecureRandomPool from "./SecureRandomPool.ts"
 
 /**
  * An event id: a lower-case UUIDv7.
@@ -235,7 +235,7 @@ export type AnyDefinition = Definition<any, any>
 export type EventOf<D> =
   D extends Definition<infer Type, infer Payload> ? DomainEvent<Type, Payload["Type"]> : never
 
-const ids = SecureRandom.make(SecureRandom.randomBytesUnsafe)
+const ids = SecureRandomPool.make()
 
 /**
  * A fresh event id (UUIDv7 from the `Clock`).

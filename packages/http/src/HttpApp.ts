@@ -25,6 +25,7 @@
  *
  * @since 0.1.0
  */
+import * as SecureRandomPool from "@org/core/SecureRandomPool"
 import * as Context from "effect/Context"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as Effect from "effect/Effect"
@@ -265,8 +266,9 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
                   ),
                   Effect.orDie
                 )
+          // A request id per request: from a pool of random bytes unless the app provides its own source.
           const random = Option.getOrElse(yield* Effect.serviceOption(SecureRandom.SecureRandom), () =>
-            SecureRandom.make(SecureRandom.randomBytesUnsafe)
+            SecureRandomPool.make()
           )
           const fresh = Effect.provideService(RequestId.generate, SecureRandom.SecureRandom, random)
           const extra = options.middlewares ?? []

@@ -33,7 +33,7 @@ import type * as Http from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { AppConfig } from "@org/core"
+import { AppConfig, SecureRandomPool } from "@org/core"
 import { BodyLimit, HttpApp, RequestId } from "@org/http"
 import { Redaction, RuntimeMetrics, Telemetry, TelemetryConfig, TelemetryLogger } from "@org/telemetry"
 import * as Cause from "effect/Cause"
@@ -272,7 +272,7 @@ export const layer = <E>(
 const edgeHooks: Effect.Effect<NodeEdge.Hooks> = Effect.gen(function* () {
   const services = yield* Effect.context<never>()
   const random = Option.getOrElse(yield* Effect.serviceOption(SecureRandom.SecureRandom), () =>
-    SecureRandom.make(SecureRandom.randomBytesUnsafe)
+    SecureRandomPool.make()
   )
   const run = Effect.runSyncWith(services)
   const fork = Effect.runForkWith(services)
