@@ -500,6 +500,22 @@ const implement = <D extends Entity.Any, Payload, RC, RA>(
   }
   const versioned = (entity: Entity.Type<D>) =>
     HttpApiSchema.withHeaders({ body: entity, headers: { etag: Preconditions.etag(entity.version) } })
+  // A read answers the JSON the endpoint's schema would encode, made once per
+  // entity value: a cached query hands out the same value until it changes, so
+  // the hot read skips the encode (its checks, dates, decimals) after the first.
+  const encodeJson = Schema.encodeSync(Schema.toCodecJson(entity.schema))
+  const bodies = new WeakMap<object, string>()
+  const read = (entity: Entity.Type<D>) => {
+    let body = bodies.get(entity)
+    if (body === undefined) {
+      body = JSON.stringify(encodeJson(entity))
+      bodies.set(entity, body)
+    }
+    return HttpServerResponse.text(body, {
+      contentType: "application/json",
+      headers: { etag: Preconditions.etag(entity.version) }
+    })
+  }
   return {
     list: ({ query, request }) =>
       Filters.parse(entity, new URL(request.url, "http://localhost").searchParams).pipe(
@@ -536,7 +552,7 @@ const implement = <D extends Entity.Any, Payload, RC, RA>(
         Effect.map((entity) =>
           Preconditions.ifNoneMatchHits(headers["if-none-match"], entity.version)
             ? HttpServerResponse.empty({ status: 304, headers: { etag: Preconditions.etag(entity.version) } })
-            : versioned(entity)
+            : read(entity)
         ),
         Effect.mapError((error) => new Problem.NotFound({ detail: error.message }))
       ),

@@ -1,0 +1,132 @@
+/**
+ * P2 of issue 15: what the kit's middleware stack adds to a route, in
+ * process (web handlers, no socket: the socket costs both sides the same).
+ *
+ * - bare: an Effect `HttpApi` endpoint `GET /api/v1/items/:id` (the example's
+ *   item id and item schemas) whose handler returns a constant item, served
+ *   by `HttpRouter.toWebHandler` with nothing else.
+ * - stack: the same endpoint behind the kit: `HttpApp.layer` (request id,
+ *   problem rendering, security headers, body limit, canonical paths, route
+ *   observability with telemetry off) and the group's `Authentication`
+ *   (a real ES256 `Jwt` codec with its verified-token cache, the in-memory
+ *   revocation store, the example's policy) and `RateLimit` (in-memory
+ *   sliding window, never refusing), returning the same constant item.
+ *
+ * Each case runs its requests one after another: ns per request, stack/bare
+ * (target <= 1.10). Usage: `./node_modules/.bin/node --conditions=@org/source bench/run.ts stack`.
+ */
+import { Context, Duration, Effect, Layer, Schema } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
+import { Item, ItemId } from "../examples/api/src/domain/Item.ts"
+import { policy } from "../examples/api/src/domain/Policy.ts"
+import { Jwt, JwtKeys } from "../packages/auth/src/index.ts"
+import { RateLimiter, RevocationStore } from "../packages/core/src/index.ts"
+import { Authentication, HttpApp, RateLimit } from "../packages/http/src/index.ts"
+import { type Case, type Comparison, compare } from "./harness.ts"
+
+const id = "01a2455f-a4d7-73db-9a34-4d2d14656642"
+const item = Schema.decodeUnknownSync(Item.schema)({
+  id,
+  name: "Saw",
+  description: "A hand saw for wood",
+  price: 12.5,
+  quantity: 3,
+  category: "tools",
+  ownerId: "01a2455f-a416-71c9-9a8c-89a0425da60d",
+  createdAt: "2026-12-05T08:43:45.751Z",
+  updatedAt: "2026-12-05T08:43:45.751Z",
+  version: 1
+})
+
+const endpoint = HttpApiEndpoint.get("get", "/api/v1/items/:id", {
+  params: { id: ItemId },
+  success: Item.schema
+})
+
+// The floor: the endpoint and nothing else.
+class BareApi extends HttpApi.make("bare").add(HttpApiGroup.make("items").add(endpoint)) {}
+const bare = HttpRouter.toWebHandler(
+  HttpApiBuilder.layer(BareApi).pipe(
+    Layer.provide(HttpApiBuilder.group(BareApi, "items", (h) => h.handle("get", () => Effect.succeed(item)))),
+    Layer.provide(HttpServer.layerServices)
+  ),
+  { disableLogger: true }
+)
+
+// The kit's stack around the same endpoint.
+class StackApi extends HttpApp.api(
+  HttpApi.make("stack").add(
+    HttpApiGroup.make("items")
+      .add(endpoint.annotateMerge(Authentication.requires(policy, "items:read")))
+      .middleware(RateLimit.Middleware)
+      .middleware(Authentication.Authentication)
+  )
+) {}
+
+const setup = Effect.runPromise(
+  Effect.gen(function* () {
+    const jwk = yield* JwtKeys.generate("ES256")
+    const keys = yield* JwtKeys.make({ signer: yield* JwtKeys.fromPrivateKey(jwk, { alg: "ES256" }) })
+    const tokens = Jwt.layer({ keys, issuer: "bench", audience: "bench-api", accessTtl: "1 hour" })
+    const issued = yield* Effect.provide(
+      Effect.flatMap(Jwt.Codec, (codec) =>
+        Jwt.accessTokens(codec, { ttl: "1 hour" }).issue({ subject: "user-1", roles: ["user"] })
+      ),
+      tokens
+    )
+    const stack = HttpApp.toWebHandler(
+      HttpApp.layer({
+        api: StackApi,
+        accessLog: false,
+        handlers: HttpApiBuilder.group(StackApi, "items", (h) =>
+          h.handle("get", () => Effect.succeed(item))
+        ).pipe(
+          Layer.provide(Authentication.layer({ policy })),
+          Layer.provide(
+            RateLimit.layer({
+              policies: { default: { limit: 1_000_000_000, window: Duration.seconds(1) } }
+            }).pipe(Layer.provide(RateLimiter.layerMemory))
+          ),
+          Layer.provide(Layer.mergeAll(tokens, RevocationStore.layerMemory))
+        )
+      })
+    )
+    return { stack, authorization: `Bearer ${issued.token}` }
+  })
+)
+
+const requests = (
+  name: string,
+  handler: (request: Request) => Promise<Response>,
+  headers: Record<string, string>
+): Case => ({
+  name,
+  batch: async (ops) => {
+    for (let i = 0; i < ops; i++) {
+      const response = await handler(new Request(`http://localhost/api/v1/items/${id}`, { headers }))
+      if (response.status !== 200) throw new Error(`${name}: ${response.status} ${await response.text()}`)
+      await response.arrayBuffer()
+    }
+  }
+})
+
+export const run = async (): Promise<ReadonlyArray<Comparison>> => {
+  const { stack, authorization } = await setup
+  // `BENCH_PROFILE_STACK=<seconds>`: only the stack, for that long (run under `--cpu-prof`).
+  const profileSeconds = Number(process.env.BENCH_PROFILE_STACK ?? 0)
+  if (profileSeconds > 0) {
+    const loop = requests("stack", stack.handler, { authorization })
+    const end = Date.now() + profileSeconds * 1000
+    while (Date.now() < end) await loop.batch(1000)
+  }
+  const options = { ops: 2_000, samples: 9 }
+  const result = await compare(
+    "P2: GET item, the kit's middleware stack vs a bare HttpApi route (in process)",
+    requests("stack", stack.handler, { authorization }),
+    requests("bare HttpApi", (request) => bare.handler(request, Context.empty()), {}),
+    { ...options, target: 1.1 }
+  )
+  await Promise.all([stack.dispose(), bare.dispose()])
+  return [result]
+}
