@@ -6,8 +6,10 @@
  * name, attributes).
  *
  * With no endpoint, or `OTEL_SDK_DISABLED=true`, the layer provides only a
- * no-op `Flusher`: no exporter, no timer, no connection; spans stay Effect's
- * native ones.
+ * no-op `Flusher`: no exporter, no timer, no connection. With no traces
+ * endpoint it also turns tracing off (`References.TracerEnabled`): Effect
+ * then makes no-op spans, so requests pay nothing for spans nobody receives,
+ * log lines carry no `trace_id`, and no `traceparent` goes out.
  *
  * On shutdown the layer's finalizer exports what is buffered, bounded by
  * `shutdownTimeout` (default 5 s) for all signals together: whoever closes
@@ -28,6 +30,7 @@ import * as OtlpMetrics from "effect/observability/OtlpMetrics"
 import * as OtlpSerialization from "effect/observability/OtlpSerialization"
 import * as OtlpTracer from "effect/observability/OtlpTracer"
 import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 import * as Redaction from "./Redaction.ts"
 import * as Sampler from "./Sampler.ts"
@@ -61,6 +64,10 @@ export interface Options {
  */
 export const defaultShutdownTimeout: Duration.Duration = Duration.seconds(5)
 
+// No traces leave the process: Effect makes no-op spans (no ids, clock reads,
+// attributes), so a request pays for none. Log lines then carry no trace ids.
+const tracingOff = Layer.succeed(References.TracerEnabled, false)
+
 const defined = <A extends object>(fields: A): A =>
   Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as A
 
@@ -92,7 +99,7 @@ export const layer = (
   config: TelemetryConfig.TelemetryConfig,
   options: Options = {}
 ): Layer.Layer<OtlpExporter.Flusher> => {
-  if (!TelemetryConfig.isEnabled(config)) return OtlpExporter.layerFlusher
+  if (!TelemetryConfig.isEnabled(config)) return Layer.merge(OtlpExporter.layerFlusher, tracingOff)
   const { logs, metrics, traces } = config.endpoints
   const signals = [logs, metrics, traces].filter((url) => url !== undefined).length
   // Each exporter's finalizer runs in turn: share the bound so the total stays within it.
@@ -111,7 +118,7 @@ export const layer = (
   const common = defined({ resource, headers, shutdownTimeout, maxBatchSize: options.maxBatchSize })
   const Traces =
     traces === undefined
-      ? Layer.empty
+      ? tracingOff
       : Layer.effect(
           Tracer.Tracer,
           Effect.map(

@@ -86,20 +86,29 @@ describe("Telemetry", () => {
     })
   )
 
-  it.live("disabled or without endpoint: nothing sent, no connection, native spans", () =>
+  it.live("disabled or without endpoint: nothing sent, no connection, tracing off (no-op spans)", () =>
     Effect.gen(function* () {
       const receiver = yield* OtlpReceiver.make()
       const disabled = configFor(receiver.url, "http/protobuf", { disabled: true })
       for (const config of [disabled, TelemetryConfig.off]) {
-        const tracer = yield* Effect.gen(function* () {
+        const [tracer, span] = yield* Effect.gen(function* () {
           yield* work
-          return yield* Effect.tracer
+          return [yield* Effect.tracer, yield* Effect.currentSpan.pipe(Effect.withSpan("inside"))] as const
         }).pipe(Effect.provide(Telemetry.layer(config, fast)))
         assert.strictEqual(tracer, Tracer.nativeTracer)
+        // A span nobody receives is not made: no ids, no timing.
+        assert.strictEqual(span.spanId, "noop")
       }
       yield* Effect.sleep("100 millis")
       assert.strictEqual(receiver.connections(), 0)
       assert.strictEqual(receiver.received.length, 0)
+      // With a traces endpoint, spans are real.
+      const on = yield* Effect.currentSpan.pipe(
+        Effect.withSpan("inside"),
+        Effect.provide(Telemetry.layer(configFor(receiver.url, "http/protobuf"), fast))
+      )
+      assert.notStrictEqual(on.spanId, "noop")
+      assert.match(on.spanId, /^[0-9a-f]{16}$/)
     })
   )
 
