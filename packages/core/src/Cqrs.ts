@@ -44,8 +44,10 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
 import type * as Option from "effect/Option"
+import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type { CacheStore } from "./CacheStore.ts"
@@ -345,23 +347,27 @@ const requestId = Effect.map(DomainEvent.CurrentMetadata, (metadata) => metadata
  * @category middleware
  */
 export const logging: Middleware = middleware("logging", (effect, info) =>
-  Effect.flatMap(requestId, (id) =>
-    Effect.flatMap(Clock.currentTimeMillis, (start) =>
-      effect.pipe(
-        Effect.onExit((exit) =>
-          Effect.flatMap(Clock.currentTimeMillis, (end) =>
-            (Exit.isSuccess(exit)
-              ? Effect.logDebug(`${info.kind} ${info.tag} handled`)
-              : Effect.logWarning(`${info.kind} ${info.tag} failed`).pipe(
-                  Effect.annotateLogs("error", failureTag(exit.cause))
-                )
-            ).pipe(Effect.annotateLogs({ durationMillis: end - start }))
-          )
-        ),
-        Effect.annotateLogs({ requestId: id, request: info.tag, kind: info.kind })
+  Effect.withFiber((fiber) => {
+    const clock = fiber.getRef(Clock.Clock)
+    const start = clock.currentTimeMillisUnsafe()
+    const annotations = (id: string) => ({ requestId: id, request: info.tag, kind: info.kind })
+    const done = (exit: Exit.Exit<unknown, unknown>) =>
+      Effect.flatMap(requestId, (id) =>
+        (Exit.isSuccess(exit)
+          ? Effect.logDebug(`${info.kind} ${info.tag} handled`)
+          : Effect.logWarning(`${info.kind} ${info.tag} failed`).pipe(
+              Effect.annotateLogs("error", failureTag(exit.cause))
+            )
+        ).pipe(
+          Effect.annotateLogs({ ...annotations(id), durationMillis: clock.currentTimeMillisUnsafe() - start })
+        )
       )
-    )
-  )
+    // Below debug (the usual production level) a success logs nothing, so the
+    // request pays for the line only when it fails.
+    return LogLevel.isGreaterThan(fiber.getRef(References.MinimumLogLevel), "Debug")
+      ? Effect.onError(effect, (cause) => done(Exit.failCause(cause)))
+      : Effect.onExit(effect, done)
+  })
 )
 
 const failureTag = (cause: Cause.Cause<unknown>): string => {

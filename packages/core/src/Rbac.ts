@@ -129,9 +129,17 @@ export const make = <const P extends string, const R extends string>(definition:
   }
   for (const role of roles) resolve(role, [])
 
+  // Every authenticated request asks for the same few role lists: the sets
+  // are made once per list (a few hundred lists at most, then made afresh).
+  const known = new Map<string, ReadonlySet<P>>()
   const permissionsOf = (names: ReadonlyArray<string>): ReadonlySet<P> => {
+    // JSON, not a join: no two lists share a key, whatever characters a name has.
+    const key = JSON.stringify(names)
+    const found = known.get(key)
+    if (found !== undefined) return found
     const set = new Set<P>()
     for (const name of names) if (isRole(name)) for (const p of resolved.get(name) ?? []) set.add(p)
+    if (known.size < 256) known.set(key, set)
     return set
   }
   const has = (principal: Principal, permission: P) => principal.permissions.has(permission)

@@ -9,7 +9,7 @@ import {
   Rbac,
   UnitOfWork
 } from "@org/core"
-import { Effect, Exit, Layer, Option, Schema } from "effect"
+import { Effect, Exit, Layer, Logger, Option, References, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { TestClock } from "effect/testing"
 
@@ -100,6 +100,58 @@ describe("Cqrs", () => {
         })
         const failure = yield* Effect.flip(taken.dispatch(CreateItem.make({ name: "x" })))
         assert.instanceOf(failure, NameTaken)
+      }).pipe(Effect.scoped)
+  )
+
+  it.effect(
+    "logging: a debug line per success only when debug is on; a warning with the error tag on failure",
+    () =>
+      Effect.gen(function* () {
+        const lines: Array<{ level: string; message: unknown; annotations: Record<string, unknown> }> = []
+        const capture = Logger.make<unknown, void>(({ logLevel, message, fiber }) => {
+          lines.push({
+            level: logLevel,
+            message: Array.isArray(message) ? message[0] : message,
+            annotations: { ...fiber.getRef(References.CurrentLogAnnotations) }
+          })
+        })
+        const bus = yield* Cqrs.makeCommandBus({
+          handlers: [
+            Cqrs.handler(CreateItem, ({ name }) =>
+              name === "taken" ? Effect.fail(new NameTaken({ name })) : Effect.succeed(name)
+            )
+          ],
+          middleware: [Cqrs.logging]
+        })
+        const run = (name: string, level: "Debug" | "Info") =>
+          bus
+            .dispatch(CreateItem.make({ name }))
+            .pipe(
+              Effect.exit,
+              Effect.provide(Logger.layer([capture])),
+              Effect.provideService(References.MinimumLogLevel, level)
+            )
+        yield* run("ok", "Info")
+        assert.lengthOf(lines, 0, "below debug a success logs nothing")
+        yield* run("ok", "Debug")
+        assert.lengthOf(lines, 1)
+        assert.strictEqual(lines[0]!.level, "Debug")
+        assert.strictEqual(lines[0]!.message, "Command CreateItem handled")
+        assert.include(lines[0]!.annotations, { request: "CreateItem", kind: "Command" })
+        assert.isNumber(lines[0]!.annotations.durationMillis)
+        for (const level of ["Info", "Debug"] as const) {
+          lines.length = 0
+          const exit = yield* run("taken", level)
+          assert.isTrue(Exit.isFailure(exit))
+          assert.lengthOf(lines, 1, level)
+          assert.strictEqual(lines[0]!.level, "Warn")
+          assert.strictEqual(lines[0]!.message, "Command CreateItem failed")
+          assert.include(lines[0]!.annotations, {
+            request: "CreateItem",
+            kind: "Command",
+            error: "NameTaken"
+          })
+        }
       }).pipe(Effect.scoped)
   )
 

@@ -48,6 +48,22 @@ describe("Rbac", () => {
     )
   })
 
+  it("the remembered sets never mix up two lists: names that would join to the same text", () => {
+    // Each role list is remembered by its JSON: a list and a lookalike single name must not share it.
+    assert.deepStrictEqual([...policy.permissionsOf(["reader", "admin"])].length, 4)
+    assert.deepStrictEqual([...policy.permissionsOf(["reader\u0000admin"])], [])
+    assert.deepStrictEqual([...policy.permissionsOf(["reader,admin"])], [])
+    assert.deepStrictEqual([...policy.permissionsOf(['reader","admin'])], [])
+    // And in the other order of first use.
+    const fresh = Rbac.make({
+      permissions: ["a:x", "b:y"],
+      roles: { a: { permissions: ["a:x"] }, b: { permissions: ["b:y"] } }
+    })
+    assert.deepStrictEqual([...fresh.permissionsOf(["a\u0000b"])], [])
+    assert.deepStrictEqual([...fresh.permissionsOf(["a", "b"])].sort(), ["a:x", "b:y"])
+    assert.strictEqual(fresh.permissionsOf(["a", "b"]), fresh.permissionsOf(["a", "b"]), "made once")
+  })
+
   it("refuses a role that inherits itself", () => {
     assert.throws(
       () =>
