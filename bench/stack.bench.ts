@@ -12,14 +12,20 @@
  *   revocation store, the example's policy) and `RateLimit` (in-memory
  *   sliding window, never refusing), returning the same constant item.
  *
+ * - example: the example API itself (`examples/api`, in process: embedded
+ *   PGlite, in-memory stores, telemetry off), its authenticated item read
+ *   through the query bus and its cache, against the stack: what the app's
+ *   own read path (bus middleware, cached query, CRUD handler) adds.
+ *
  * Each case runs its requests one after another: ns per request, stack/bare
  * (target <= 1.10). Usage: `./node_modules/.bin/node --conditions=@org/source bench/run.ts stack`.
  */
-import { Context, Duration, Effect, Layer, Schema } from "effect"
+import { Context, Duration, Effect, Layer, References, Schema } from "effect"
 import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { Item, ItemId } from "../examples/api/src/domain/Item.ts"
 import { policy } from "../examples/api/src/domain/Policy.ts"
+import { AppLayer } from "../examples/api/test/client.ts"
 import { Jwt, JwtKeys } from "../packages/auth/src/index.ts"
 import { RateLimiter, RevocationStore } from "../packages/core/src/index.ts"
 import { Authentication, HttpApp, RateLimit } from "../packages/http/src/index.ts"
@@ -39,6 +45,9 @@ const item = Schema.decodeUnknownSync(Item.schema)({
   version: 1
 })
 
+// Telemetry off, as the runner has it with no traces endpoint: no-op spans.
+const TracingOff = Layer.succeed(References.TracerEnabled, false)
+
 const endpoint = HttpApiEndpoint.get("get", "/api/v1/items/:id", {
   params: { id: ItemId },
   success: Item.schema
@@ -49,7 +58,8 @@ class BareApi extends HttpApi.make("bare").add(HttpApiGroup.make("items").add(en
 const bare = HttpRouter.toWebHandler(
   HttpApiBuilder.layer(BareApi).pipe(
     Layer.provide(HttpApiBuilder.group(BareApi, "items", (h) => h.handle("get", () => Effect.succeed(item)))),
-    Layer.provide(HttpServer.layerServices)
+    Layer.provide(HttpServer.layerServices),
+    Layer.provide(TracingOff)
   ),
   { disableLogger: true }
 )
@@ -63,6 +73,18 @@ class StackApi extends HttpApp.api(
       .middleware(Authentication.Authentication)
   )
 ) {}
+
+// The kit's pipeline alone (HttpApp), no group middleware: splits the cost.
+class PipelineApi extends HttpApp.api(
+  HttpApi.make("pipeline").add(HttpApiGroup.make("items").add(endpoint))
+) {}
+const pipeline = HttpApp.toWebHandler(
+  HttpApp.layer({
+    api: PipelineApi,
+    accessLog: false,
+    handlers: HttpApiBuilder.group(PipelineApi, "items", (h) => h.handle("get", () => Effect.succeed(item)))
+  }).pipe(Layer.provide(TracingOff))
+)
 
 const setup = Effect.runPromise(
   Effect.gen(function* () {
@@ -90,7 +112,7 @@ const setup = Effect.runPromise(
           ),
           Layer.provide(Layer.mergeAll(tokens, RevocationStore.layerMemory))
         )
-      })
+      }).pipe(Layer.provide(TracingOff))
     )
     return { stack, authorization: `Bearer ${issued.token}` }
   })
@@ -127,6 +149,48 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
     requests("bare HttpApi", (request) => bare.handler(request, Context.empty()), {}),
     { ...options, target: 1.1 }
   )
-  await Promise.all([stack.dispose(), bare.dispose()])
-  return [result]
+  const split = await compare(
+    "P2 split: HttpApp's pipeline alone (no auth, no rate limit) vs a bare HttpApi route",
+    requests("pipeline", pipeline.handler, {}),
+    requests("bare HttpApi", (request) => bare.handler(request, Context.empty()), {}),
+    options
+  )
+  // The example app: an account, a token and an item through its own routes.
+  const example = HttpApp.toWebHandler(AppLayer().pipe(Layer.provide(TracingOff)))
+  const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+    const response = await example.handler(
+      new Request(`http://localhost${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body)
+      })
+    )
+    if (response.status >= 300) throw new Error(`${path}: ${response.status} ${await response.text()}`)
+    return response.json() as Promise<Record<string, string>>
+  }
+  const account = { email: "someone@example.test", password: "Correct-Horse-Battery-Staple-42" }
+  await post("/api/v1/auth/register", account)
+  const login = await post("/api/v1/auth/login", account)
+  const bearer = { authorization: `Bearer ${login.access_token}` }
+  const created = await post("/api/v1/items", { name: "Saw", price: 12.5, quantity: 3 }, bearer)
+  const read: Case = {
+    name: "example",
+    batch: async (ops) => {
+      for (let i = 0; i < ops; i++) {
+        const response = await example.handler(
+          new Request(`http://localhost/api/v1/items/${created.id}`, { headers: bearer })
+        )
+        if (response.status !== 200) throw new Error(`example: ${response.status} ${await response.text()}`)
+        await response.arrayBuffer()
+      }
+    }
+  }
+  const app = await compare(
+    "the example's item read (bus, cached query, CRUD handler) vs the stack (constant handler), in process",
+    read,
+    requests("stack", stack.handler, { authorization }),
+    options
+  )
+  await Promise.all([stack.dispose(), bare.dispose(), pipeline.dispose(), example.dispose()])
+  return [result, split, app]
 }
