@@ -43,8 +43,10 @@ import * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import type * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as Layer from "effect/Layer"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import type * as Path from "effect/Path"
+import * as References from "effect/References"
 import type * as Scope from "effect/Scope"
 import type * as Types from "effect/Types"
 import * as ApiDefinition from "./ApiDefinition.ts"
@@ -303,7 +305,7 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
               options.canonicalPaths === false ? crossed : CanonicalPath.middleware(crossed)
             )
             const secured = SecurityHeaders.middleware(securityHeaders)(rendered)
-            const logged = options.accessLog === false ? secured : HttpMiddleware.logger(secured)
+            const logged = options.accessLog === false ? secured : accessLog(secured)
             const identified = RequestId.middleware(fresh)(logged)
             const observed =
               templates === undefined
@@ -399,6 +401,18 @@ export const clientLayer = (
   FetchHttpClient.layer.pipe(
     Layer.provide(Layer.succeed(FetchHttpClient.Fetch, (input, init) => handler(new Request(input, init))))
   )
+
+// The access line is an `Info` line: below that level the request skips the
+// logger's work (a log span, the path, annotations) instead of paying for a
+// line nobody sees.
+const accessLog = <E, R>(
+  app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | HttpServerRequest.HttpServerRequest> => {
+  const logged = HttpMiddleware.logger(app)
+  return Effect.withFiber((fiber) =>
+    LogLevel.isGreaterThan(fiber.getRef(References.MinimumLogLevel), "Info") ? app : logged
+  )
+}
 
 /**
  * Serves the app on the `HttpServer` the caller provides (for example

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer, References } from "effect"
 import { RequestId } from "../src/index.ts"
 import { capturingLogger, serve, widgetsApp } from "./fixtures/client.ts"
 import { knownId } from "./fixtures/WidgetsApi.ts"
@@ -96,5 +96,23 @@ describe("RequestId", () => {
       const failure = logs.lines.find((line) => line.level === "Error")
       assert.strictEqual(failure?.annotations.requestId, "req-1")
     }).pipe(Effect.scoped)
+  )
+
+  it.effect(
+    "no access line below Info: the logger's work is skipped, warnings still carry the request id",
+    () =>
+      Effect.gen(function* () {
+        const logs = capturingLogger()
+        const warnOnly = Layer.merge(logs.layer, Layer.succeed(References.MinimumLogLevel, "Warn"))
+        const app = yield* serve(widgetsApp({ accessLog: true, logger: warnOnly }))
+        yield* app.call("GET", "/whoami", { headers: { "x-request-id": "req-3" } })
+        yield* app.call("GET", "/boom", { headers: { "x-request-id": "req-4" } })
+        assert.lengthOf(
+          logs.lines.filter((line) => line.message === "Sent HTTP response"),
+          0
+        )
+        const failure = logs.lines.find((line) => line.level === "Error")
+        assert.strictEqual(failure?.annotations.requestId, "req-4")
+      }).pipe(Effect.scoped)
   )
 })
