@@ -209,6 +209,25 @@ export const headersFor = (path: string, options?: Options): Readonly<Record<str
   }
 }
 
+// The headers of a path depend only on the two policies its longest prefix
+// picks: each combination is built once per options object, not per request.
+const builtHeaders = new WeakMap<Options, Map<string, Readonly<Record<string, string>>>>()
+const noOptions: Options = {}
+const cachedHeadersFor = (path: string, options: Options = noOptions): Readonly<Record<string, string>> => {
+  let byPolicies = builtHeaders.get(options)
+  if (byPolicies === undefined) {
+    byPolicies = new Map()
+    builtHeaders.set(options, byPolicies)
+  }
+  const key = `${longestPrefix(path, options.contentSecurityPolicy ?? apiContentSecurityPolicy, options.contentSecurityPolicyByPath)}\u0000${longestPrefix(path, options.permissionsPolicy ?? apiPermissionsPolicy, options.permissionsPolicyByPath)}`
+  let headers = byPolicies.get(key)
+  if (headers === undefined) {
+    headers = headersFor(path, options)
+    byPolicies.set(key, headers)
+  }
+  return headers
+}
+
 /**
  * The challenge sent with a 401 that carries none (RFC 9110 requires one on
  * every 401; RFC 6750 names the Bearer scheme).
@@ -362,7 +381,7 @@ export const apply = (
   response: HttpServerResponse.HttpServerResponse,
   options?: Options
 ): HttpServerResponse.HttpServerResponse => {
-  let out = HttpServerResponse.setHeaders(response, headersFor(pathOf(request.url), options))
+  let out = HttpServerResponse.setHeaders(response, cachedHeadersFor(pathOf(request.url), options))
   const endpoint = options?.endpoints?.(request.method, request.url)
   if (request.headers.authorization !== undefined || endpoint?.noStore === true)
     out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
