@@ -11,6 +11,13 @@
  * client pool holds one connection: statements from concurrent fibers queue
  * for it, and a transaction holds it until it ends.
  *
+ * PGlite runs on the main thread, not in a worker thread: with one
+ * connection every statement is a round trip between the client and the
+ * database, and across threads those round trips cost more than the
+ * parallelism gains (measured on two cores: ADR 0013). The replies to one
+ * chunk of protocol messages go out as one write, which is what made it
+ * faster.
+ *
  * Its own entry point (`@org/sql/PgEmbedded`, not in the barrel) with
  * PGlite as an optional peer dependency: add `@electric-sql/pglite` and
  * `@electric-sql/pglite-socket` to use it; a service on a real Postgres
@@ -19,15 +26,12 @@
  *
  * @since 0.1.0
  */
-import { mkdir } from "node:fs/promises"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { PGlite } from "@electric-sql/pglite"
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket"
 import type { Layer, Scope } from "effect"
 import { Effect } from "effect"
 import type * as Reactivity from "effect/reactivity/Reactivity"
-import type { SqlClient } from "effect/sql"
-import { SqlError } from "effect/sql"
+import type { SqlClient, SqlError } from "effect/sql"
+import * as PgliteInProcess from "./internal/pgliteInProcess.ts"
 
 /**
  * Where the embedded database keeps its data and where it listens.
@@ -51,48 +55,6 @@ export interface Options {
  * @category constants
  */
 export const maxConnections = 1
-
-const failure = (operation: string, message: string) => (cause: unknown) =>
-  new SqlError.SqlError({ reason: new SqlError.ConnectionError({ cause, message, operation }) })
-
-const openDatabase = (dataDir: string | undefined) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      const fail = failure("PgEmbedded.open", `PgEmbedded: could not open PGlite in ${dataDir ?? "memory"}`)
-      if (dataDir === undefined) return yield* Effect.tryPromise({ try: () => PGlite.create(), catch: fail })
-      yield* Effect.tryPromise({ try: () => mkdir(dataDir, { recursive: true }), catch: fail })
-      return yield* Effect.tryPromise({ try: () => PGlite.create(dataDir), catch: fail })
-    }),
-    // Closing PGlite checkpoints it, which is what puts the data on disk.
-    (db) =>
-      Effect.tryPromise(() => db.close()).pipe(
-        Effect.ignore({ log: "Warn", message: "PgEmbedded: closing PGlite failed" })
-      )
-  )
-
-const serve = (db: PGlite, host: string, port: number) =>
-  Effect.acquireRelease(
-    Effect.suspend(() => {
-      const server = new PGLiteSocketServer({ db, host, port, maxConnections })
-      return Effect.as(
-        Effect.tryPromise({
-          try: () => server.start(),
-          catch: failure("PgEmbedded.listen", `PgEmbedded: could not listen on ${host}:${port}`)
-        }),
-        server
-      )
-    }),
-    (server) =>
-      Effect.tryPromise(() => server.stop()).pipe(
-        Effect.ignore({ log: "Warn", message: "PgEmbedded: stopping the socket server failed" })
-      )
-  )
-
-// `getServerConn` is the only public way to learn the port the OS picked.
-const listeningPort = (server: PGLiteSocketServer): number => {
-  const address = server.getServerConn()
-  return Number(address.slice(address.lastIndexOf(":") + 1))
-}
 
 /**
  * Starts PGlite and its socket server and returns a `PgClient` connected to
@@ -119,9 +81,12 @@ export const make = Effect.fnUntraced(function* (
   Scope.Scope | Reactivity.Reactivity
 > {
   const host = options.host ?? "127.0.0.1"
-  const db = yield* openDatabase(options.dataDir)
-  const server = yield* serve(db, host, options.port ?? 0)
-  const port = listeningPort(server)
+  const { port } = yield* PgliteInProcess.serve({
+    dataDir: options.dataDir,
+    host,
+    port: options.port ?? 0,
+    maxConnections
+  })
   yield* Effect.logDebug(`PgEmbedded: PGlite listening on ${host}:${port}`)
   // PGlite ignores the user and database of the startup message: there is
   // one database, `postgres`, and one user, `postgres`, with no password.

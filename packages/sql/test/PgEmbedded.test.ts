@@ -63,6 +63,46 @@ layer(PgEmbedded.layer())("PgEmbedded in memory", (it) => {
     })
   )
 
+  // Lost updates would show as a total below N: each transaction reads the
+  // counter, yields to the other fibers, then writes it back plus one.
+  it.effect("serializes concurrent read-modify-write transactions", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql`CREATE TABLE counter (n int NOT NULL)`
+      yield* sql`INSERT INTO counter VALUES (0)`
+      const fibers = 40
+      yield* Effect.forEach(
+        Array.from({ length: fibers }),
+        () =>
+          sql.withTransaction(
+            Effect.gen(function* () {
+              const [row] = yield* sql<{ n: number }>`SELECT n FROM counter`
+              yield* Effect.yieldNow
+              yield* sql`UPDATE counter SET n = ${(row?.n ?? 0) + 1}`
+            })
+          ),
+        { concurrency: "unbounded", discard: true }
+      )
+      const [row] = yield* sql<{ n: number }>`SELECT n FROM counter`
+      assert.strictEqual(row?.n, fibers)
+    })
+  )
+
+  // The replies to one chunk of messages go out as one write (corking): a
+  // reply larger than a socket buffer and a failing statement in a pipeline
+  // still arrive whole and in order.
+  it.effect("answers large results and errors through the corked socket", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const [big] = yield* sql<{ body: string }>`SELECT repeat('x', 4 * 1024 * 1024) AS body`
+      assert.strictEqual(big?.body.length, 4 * 1024 * 1024)
+      const failed = yield* Effect.exit(sql`SELECT * FROM no_such_table`)
+      assert.isTrue(Exit.isFailure(failed))
+      const [row] = yield* sql<{ ok: number }>`SELECT 1 AS ok`
+      assert.strictEqual(row?.ok, 1)
+    })
+  )
+
   it.effect("refuses a second connection", () =>
     Effect.gen(function* () {
       const sql = yield* PgClient.PgClient
