@@ -5,8 +5,7 @@
  * (a) PGlite on the main thread, as `PgEmbedded.layer()` serves it (replies
  *     corked),
  * (b) the same without corking (`PgEmbedded` before ADR 0013),
- * (c) PGlite in a worker thread (`internal/pgliteWorker.ts`, corked), and
- * (d) Postgres at DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test;
+ * (c) Postgres at DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test;
  *     skipped if unreachable), a fresh database, `PgClient`'s default pool.
  * Each backend runs twice: bare, and with some application CPU per
  * transaction on the main thread (a 1 KB JSON document encoded and decoded
@@ -16,9 +15,10 @@
  * the table shows the median round.
  *
  * Then HTTP item creates per second (`POST /api/v1/items`, 8 keep-alive
- * connections, autocannon) against the example itself on (a), (b), (c) and
- * (d), all running, taking turns; (b) and (c) are swapped in by a module
- * hook (see `standIn`).
+ * connections, autocannon) against the example itself on (a), (b) and (c),
+ * all running, taking turns; (b) is swapped in by a module hook (see
+ * `standIn`). (A worker-thread variant was measured too, slower: ADR 0013;
+ * it is in the history of this file and of `packages/sql/src/internal`.)
  *
  * Then the start-up of the example (`examples/api/src/main.ts`) on PGlite:
  * from spawning it until `GET /health/ready` answers 200, with a fresh data
@@ -31,7 +31,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -43,7 +43,6 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { SqlClient } from "effect/sql"
 import pg from "pg"
 import * as PgliteInProcess from "../packages/sql/src/internal/pgliteInProcess.ts"
-import * as PgliteWorker from "../packages/sql/src/internal/pgliteWorker.ts"
 import * as PgEmbedded from "../packages/sql/src/PgEmbedded.ts"
 import * as SqlTest from "../packages/sql/src/SqlTest.ts"
 import type { Comparison, Result } from "./harness.ts"
@@ -272,15 +271,12 @@ const cpuSeconds = (pid: number) => {
 }
 
 // The example on another construction of PGlite: a module hook hands
-// `PgDatabase.loadEmbedded` a stand-in for `PgEmbedded`, chosen by
-// `BENCH_EMBEDDED` (`worker`: `internal/pgliteWorker.ts`; `uncorked`:
-// `internal/pgliteInProcess.ts` without corking, as before ADR 0013).
+// `PgDatabase.loadEmbedded` a stand-in for `PgEmbedded`:
+// `internal/pgliteInProcess.ts` without corking, as before ADR 0013.
 const internalUrl = (file: string) => new URL(`../packages/sql/src/internal/${file}`, import.meta.url).href
 const standIn = `import * as InProcess from ${JSON.stringify(internalUrl("pgliteInProcess.ts"))}
-import * as Worker from ${JSON.stringify(internalUrl("pgliteWorker.ts"))}
 export const maxConnections = 1
-export const layer = (options = {}) =>
-  process.env.BENCH_EMBEDDED === "worker" ? Worker.layer(options) : InProcess.layer({ ...options, cork: false })`
+export const layer = (options = {}) => InProcess.layer({ ...options, cork: false })`
 const hooks = `export async function resolve(specifier, context, next) {
   if (specifier === "./PgEmbedded.ts" && context.parentURL?.endsWith("/packages/sql/src/PgDatabase.ts"))
     return { url: ${JSON.stringify(`data:text/javascript,${encodeURIComponent(standIn)}`)}, shortCircuit: true }
@@ -356,14 +352,6 @@ const httpCreates = async (targets: ReadonlyArray<Target>): Promise<Array<Result
         )
       })
     for (const at of prepared) await once(at, 2)
-    // The worker thread is named: a check that the hook took.
-    const threads = prepared.map(({ example }) =>
-      readdirSync(`/proc/${example.pid}/task`).some(
-        (task) => readFileSync(`/proc/${example.pid}/task/${task}/comm`, "utf8").trim() === "PgEmbedded"
-      )
-        ? "a PGlite worker thread"
-        : "no worker thread"
-    )
     const samples = prepared.map(
       () => [] as Array<{ perSecond: number; cpuPerCreate: number; errors: number }>
     )
@@ -377,7 +365,7 @@ const httpCreates = async (targets: ReadonlyArray<Target>): Promise<Array<Result
       console.log(
         `pglite: HTTP item creates, example on ${target.name}: ${perSecond.toFixed(0)}/s ` +
           `(rounds: ${samples[i]!.map((s) => s.perSecond.toFixed(0)).join(", ")}), ` +
-          `server CPU ${cpu.toFixed(0)} us per create, ${threads[i]}${errors === 0 ? "" : `, ${errors} errors`}`
+          `server CPU ${cpu.toFixed(0)} us per create${errors === 0 ? "" : `, ${errors} errors`}`
       )
       return { name: `example on ${target.name}`, nsPerOp: 1e9 / perSecond } satisfies Result
     })
@@ -415,8 +403,7 @@ const isPostgres = () =>
 export const run = async (): Promise<ReadonlyArray<Comparison>> => {
   const backends: Array<Backend> = [
     { name: "PGlite main thread", layer: PgEmbedded.layer() },
-    { name: "PGlite main thread, uncorked", layer: PgliteInProcess.layer({ cork: false }) },
-    { name: "PGlite worker", layer: PgliteWorker.layer() }
+    { name: "PGlite main thread, uncorked", layer: PgliteInProcess.layer({ cork: false }) }
   ]
   // SqlTest falls back to PGlite when the server is unreachable: check.
   const postgres = await isPostgres()
@@ -432,17 +419,11 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
   }
   for (const mode of ["bare", "app work"]) {
     pair(
-      `pglite tx (${mode}): worker vs main thread`,
-      `PGlite worker, ${mode}`,
-      `PGlite main thread, ${mode}`
-    )
-    pair(
       `pglite tx (${mode}): corked vs uncorked`,
       `PGlite main thread, ${mode}`,
       `PGlite main thread, uncorked, ${mode}`
     )
     pair(`pglite tx (${mode}): main thread vs Postgres`, `PGlite main thread, ${mode}`, `Postgres, ${mode}`)
-    pair(`pglite tx (${mode}): worker vs Postgres`, `PGlite worker, ${mode}`, `Postgres, ${mode}`)
   }
   if (process.env.HTTP !== "0") {
     const root = mkdtempSync(join(tmpdir(), "pglite-bench-http-"))
@@ -451,12 +432,7 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
         { name: "PGlite main thread", env: { DATA_DIR: join(root, "main") } },
         {
           name: "PGlite main thread, uncorked",
-          env: { DATA_DIR: join(root, "uncorked"), BENCH_EMBEDDED: "uncorked" },
-          nodeArgs: standInArgs
-        },
-        {
-          name: "PGlite worker",
-          env: { DATA_DIR: join(root, "worker"), BENCH_EMBEDDED: "worker" },
+          env: { DATA_DIR: join(root, "uncorked") },
           nodeArgs: standInArgs
         }
       ]
@@ -465,12 +441,7 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
           name: "Postgres",
           env: { DATA_DIR: join(root, "postgres"), DATABASE_URL: postgresUrl }
         })
-      const [main, uncorked, worker, onPostgres] = await httpCreates(targets)
-      comparisons.push({
-        title: "HTTP item creates: PGlite worker vs main thread",
-        ours: worker!,
-        baseline: main!
-      })
+      const [main, uncorked, onPostgres] = await httpCreates(targets)
       comparisons.push({
         title: "HTTP item creates: PGlite corked vs uncorked",
         ours: main!,

@@ -1,7 +1,7 @@
 /**
  * PGlite and its socket server on the calling thread: how `PgEmbedded`
- * serves the database. `pgliteWorker.ts` does the same in a worker thread;
- * measured slower on two shared cores, it is not used (ADR 0013).
+ * serves the database. A worker-thread variant was measured slower on two
+ * shared cores and removed (ADR 0013).
  *
  * @internal
  */
