@@ -503,6 +503,8 @@ const implement = <D extends Entity.Any, Payload, RC, RA>(
   // A read answers the JSON the endpoint's schema would encode, made once per
   // entity value: a cached query hands out the same value until it changes, so
   // the hot read skips the encode (its checks, dates, decimals) after the first.
+  // Entity values are immutable (a change is a new value, as in every kit
+  // repository), so a remembered body never outlives its value.
   const encodeJson = Schema.encodeSync(Schema.toCodecJson(entity.schema))
   const bodies = new WeakMap<object, string>()
   const read = (entity: Entity.Type<D>) => {

@@ -410,6 +410,17 @@ describe("CrudGroup", () => {
               assert.strictEqual(read.headers.get("content-type"), created.headers.get("content-type"))
               assert.strictEqual(read.headers.get("etag"), created.headers.get("etag"))
             }
+            // A change is a new value: the read answers the new body, never the remembered one.
+            const patched = await Effect.runPromise(
+              client.call("PATCH", `/api/widgets/${created.body.id}`, {
+                ...json({ quantity: widget.quantity === 0 ? 1 : 0 }),
+                headers: { "if-match": created.headers.get("etag") ?? "" }
+              })
+            )
+            assert.strictEqual(patched.status, 200, patched.text)
+            const reread = await Effect.runPromise(client.call("GET", `/api/widgets/${created.body.id}`))
+            assert.strictEqual(reread.text, patched.text)
+            assert.strictEqual(reread.headers.get("etag"), patched.headers.get("etag"))
           }),
           { numRuns: 100 }
         )
