@@ -1,24 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, Metric, Option, Tracer } from "effect"
+import { SpanRecorder } from "@org/testing"
+import { Effect, Layer, Logger, Metric, Option, type Tracer } from "effect"
 import { HttpServer, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as HttpRouter from "effect/http/HttpRouter"
 import { IpNetwork } from "effect/net"
 import { HttpApp, HttpObservability } from "../src/index.ts"
 import { serve } from "./fixtures/client.ts"
 import { Api, handlers, knownId } from "./fixtures/WidgetsApi.ts"
-
-// An in-memory tracer: every span the app opens, kept for inspection.
-const recording = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span(options) {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { spans, layer: Layer.succeed(Tracer.Tracer, tracer) }
-}
 
 const serverSpans = (spans: ReadonlyArray<Tracer.NativeSpan>) =>
   spans.filter((span) => span.kind === "server")
@@ -35,7 +23,7 @@ const tracedApp = (
     readonly observability?: HttpObservability.Options | false
   } = {}
 ) => {
-  const traces = recording()
+  const traces = SpanRecorder.make()
   const app = HttpApp.layer({ api: Api, handlers: handlers(), accessLog: false, ...options }).pipe(
     Layer.provideMerge(Logger.layer([])),
     Layer.provideMerge(traces.layer)
@@ -191,7 +179,7 @@ describe("HttpObservability", () => {
 
   it.effect("url.scheme is a trusted proxy's X-Forwarded-Proto, never an untrusted caller's", () =>
     Effect.gen(function* () {
-      const traces = recording()
+      const traces = SpanRecorder.make()
       const app = HttpApp.layer({
         api: Api,
         handlers: handlers(),
@@ -241,7 +229,7 @@ describe("HttpObservability", () => {
       assert.match(String(trusted.attributes.get("url.full")), /^https:\/\//)
       assert.includeMembers(yield* schemes, ["https"])
 
-      traces.spans.length = 0
+      traces.clear()
       assert.strictEqual((yield* send("203.0.113.9")).status, 200)
       const untrusted = only(traces.spans)
       assert.strictEqual(untrusted.attributes.get("url.scheme"), "http")
@@ -263,7 +251,7 @@ describe("HttpObservability", () => {
         }
       }
       const request = HttpServerRequest.fromWeb(new Request("http://localhost/widgets/w-1"))
-      const tracer = recording()
+      const tracer = SpanRecorder.make()
       const name = HttpObservability.spanNameGenerator(templates)(request)
       assert.strictEqual(name, "GET /widgets/:id")
       const response = yield* HttpObservability.middleware({ templates })(

@@ -3,9 +3,11 @@
  * hop, and a `traceparent` naming that span on every request a loopback
  * server receives.
  */
+
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { assert, describe, it } from "@effect/vitest"
+import { SpanRecorder } from "@org/testing"
 import { Effect, Layer, Tracer } from "effect"
 import { FetchHttpClient, HttpClientRequest } from "effect/http"
 import { Dns } from "effect/net"
@@ -38,18 +40,6 @@ beforeAll(
 )
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
 
-const recording = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span(options) {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { spans, tracer }
-}
-
 const env = Layer.merge(FetchHttpClient.layer, Dns.layerStatic({ hosts: {} }).pipe(Layer.orDie))
 
 const options: OutboundClient.Options = {
@@ -63,7 +53,7 @@ const traceparent = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/
 describe("OutboundClient tracing", () => {
   it.live("sends the caller's trace on every hop, one client span each, query values redacted", () =>
     Effect.gen(function* () {
-      const { spans, tracer } = recording()
+      const { spans, tracer } = SpanRecorder.make()
       received.length = 0
       const caller = yield* Effect.gen(function* () {
         const client = yield* OutboundClient.make(options)

@@ -1,20 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RateLimiter } from "@org/core"
-import { Duration, Effect, Layer, Logger, Metric, Tracer } from "effect"
+import { SpanRecorder } from "@org/testing"
+import { Duration, Effect, Layer, Logger, Metric } from "effect"
 import { RateLimit } from "../src/index.ts"
-
-// An in-memory tracer: every span opened, kept for inspection.
-const recording = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span(options) {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { spans, layer: Layer.succeed(Tracer.Tracer, tracer) }
-}
 
 const policies = {
   default: { limit: 2, window: Duration.minutes(1) },
@@ -37,7 +25,7 @@ const unavailable = Layer.succeed(
 
 describe("RateLimit decisions", () => {
   it.effect("counts allowed and refused decisions by policy and marks the current span", () => {
-    const traces = recording()
+    const traces = SpanRecorder.make()
     return Effect.gen(function* () {
       const limiter = yield* RateLimit.makeLimiter({ policies })
       const take = (policy: string, span: string) =>
@@ -64,7 +52,7 @@ describe("RateLimit decisions", () => {
   })
 
   it.effect("counts a store that cannot decide as unavailable, whichever way the policy goes", () => {
-    const traces = recording()
+    const traces = SpanRecorder.make()
     return Effect.gen(function* () {
       const limiter = yield* RateLimit.makeLimiter({ policies })
       const open = yield* Effect.exit(limiter.take("default", "ip:1").pipe(Effect.withSpan("open")))

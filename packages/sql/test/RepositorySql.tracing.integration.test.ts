@@ -2,12 +2,13 @@
  * The SQL repository's spans: one `Repository.<method>` span per call with
  * the table and the entity, the parent of the driver's statement spans.
  */
+
 import { assert, layer } from "@effect/vitest"
 import { Pagination, RepositorySql } from "@org/core"
 import { SqlTest } from "@org/sql"
 import * as PgEmbedded from "@org/sql/PgEmbedded"
-import { Widget } from "@org/testing"
-import { Effect, Layer, Option, Tracer } from "effect"
+import { SpanRecorder, Widget } from "@org/testing"
+import { Effect, Layer, Option, type Tracer } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { SqlClient } from "effect/sql"
 import { withServer } from "./env.ts"
@@ -17,18 +18,6 @@ import { withServer } from "./env.ts"
 const backends = withServer
   ? [{ name: "Postgres at DATABASE_URL", database: SqlTest.layer }]
   : [{ name: "embedded PGlite", database: PgEmbedded.layer() }]
-
-const recording = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span(options) {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { spans, layer: Layer.succeed(Tracer.Tracer, tracer) }
-}
 
 const parentOf = (span: Tracer.NativeSpan) => Option.getOrUndefined(Option.map(span.parent, (p) => p.spanId))
 
@@ -46,7 +35,7 @@ for (const backend of backends) {
           const sql = yield* SqlClient.SqlClient
           yield* sql`DROP TABLE IF EXISTS ${sql(table)}`
           for (const statement of Widget.createTableNamed(table)) yield* sql.unsafe(statement)
-          const traces = recording()
+          const traces = SpanRecorder.make()
           yield* Effect.gen(function* () {
             const widgets = yield* RepositorySql.make(TracedWidget)
             const made = yield* widgets.create(widget)
