@@ -22,15 +22,9 @@
  * phases, many rounds: a burst of other work on the machine hits one pair,
  * and the median of the per-round ratios shows it.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
-import { randomUUID } from "node:crypto"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { Agent, createServer, request } from "node:http"
 import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { performance } from "node:perf_hooks"
-import { setTimeout as sleep } from "node:timers/promises"
 import { gunzipSync } from "node:zlib"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
@@ -39,6 +33,7 @@ import { Effect, type Layer } from "effect"
 import * as Telemetry from "../packages/telemetry/src/Telemetry.ts"
 import * as TelemetryConfig from "../packages/telemetry/src/TelemetryConfig.ts"
 import type { Comparison } from "./harness.ts"
+import { cpuMillis, keys, prepare, type Running, startOurs, stop } from "./load/servers.ts"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 8)
@@ -120,136 +115,33 @@ const countSpans = (body: Buffer) => {
 // The example API as child processes.
 // ---------------------------------------------------------------------------
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
-
-interface Target {
-  readonly name: string
-  readonly child: ChildProcess
-  readonly port: number
+// The example API as child processes, as the load harness starts it
+// (`bench/load/servers.ts`), each with its own keep-alive agent.
+interface Target extends Running {
   readonly agent: Agent
-  readonly output: () => string
-  path: string
-  authorization: string
+  readonly path: string
+  readonly authorization: string
 }
 
-const start = async (name: string, otlpEndpoint: string | undefined): Promise<Target> => {
-  const port = await freePort()
-  const env: Record<string, string | undefined> = { ...process.env }
-  for (const key of Object.keys(env)) if (key.startsWith("OTEL_")) delete env[key]
-  const child = spawn(
-    process.execPath,
-    ["--conditions=@org/source", join(import.meta.dirname, "../examples/api/src/main.ts")],
-    {
-      env: {
-        ...env,
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        DATA_DIR: mkdtempSync(join(tmpdir(), `bench-telemetry-${name}-`)),
-        DATABASE_URL: process.env.DATABASE_URL ?? "",
-        REDIS_URL: "",
-        NATS_URL: "",
-        LOG_FORMAT: "json",
-        LOG_LEVEL: "warn",
-        RATE_LIMIT: "1000000/second",
-        ...(otlpEndpoint === undefined
-          ? {}
-          : { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint, OTEL_SERVICE_NAME: "example-api-bench" })
-      },
-      stdio: ["ignore", "pipe", "pipe"]
-    }
-  )
-  let output = ""
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-4000)
-  }
-  child.stdout?.on("data", keep)
-  child.stderr?.on("data", keep)
-  return {
-    name,
-    child,
-    port,
-    agent: new Agent({ keepAlive: true, maxSockets: connections }),
-    output: () => output,
-    path: "",
-    authorization: ""
-  }
-}
+const keyPair = keys()
 
-// biome-ignore lint/suspicious/noExplicitAny: the set-up reads JSON responses field by field.
-type Json = any
-
-const call = async (target: Target, method: string, path: string, body?: unknown) => {
-  const response = await fetch(`http://127.0.0.1:${target.port}${path}`, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      ...(target.authorization === "" ? {} : { authorization: target.authorization })
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+const start = (name: string, otlpEndpoint: string | undefined): Promise<Running> =>
+  startOurs(name, {
+    keys: keyPair,
+    // DATABASE_URL when set, else each process's embedded PGlite.
+    databaseUrl: process.env.DATABASE_URL ?? "",
+    ...(otlpEndpoint === undefined ? {} : { otlpEndpoint })
   })
-  const text = await response.text()
-  return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as Json }
-}
 
 /** Ready, then an account, a token and one item to read. */
-const prepare = async (target: Target) => {
-  const deadline = performance.now() + 60_000
-  for (;;) {
-    const ready = await fetch(`http://127.0.0.1:${target.port}/health/ready`).then(
-      (r) => r.status === 200,
-      () => false
-    )
-    if (ready) break
-    if (performance.now() > deadline || target.child.exitCode !== null) {
-      throw new Error(`${target.name}: not ready\n${target.output()}`)
-    }
-    await sleep(100)
+const prepareTarget = async (server: Running): Promise<Target> => {
+  const fixture = await prepare(server)
+  return {
+    ...server,
+    agent: new Agent({ keepAlive: true, maxSockets: connections }),
+    path: fixture.path,
+    authorization: fixture.authorization
   }
-  const email = `reader-${randomUUID()}@example.test`
-  const password = "Correct-Horse-Battery-Staple-42"
-  const registered = await call(target, "POST", "/api/v1/auth/register", { email, password })
-  if (registered.status !== 201)
-    throw new Error(`${target.name}: register ${registered.status} ${JSON.stringify(registered.body)}`)
-  const login = await call(target, "POST", "/api/v1/auth/login", { email, password })
-  if (login.status !== 200) throw new Error(`${target.name}: login ${login.status}`)
-  target.authorization = `Bearer ${login.body.access_token}`
-  const created = await call(target, "POST", "/api/v1/items", { name: "Saw", price: 12.5, quantity: 3 })
-  if (created.status !== 201) throw new Error(`${target.name}: create ${created.status}`)
-  target.path = `/api/v1/items/${created.body.id}`
-}
-
-const stop = async (target: Target) => {
-  target.agent.destroy()
-  if (target.child.exitCode !== null) return
-  const exited = new Promise<void>((resolve) => target.child.once("exit", () => resolve()))
-  target.child.kill("SIGTERM")
-  const timer = setTimeout(() => target.child.kill("SIGKILL"), 10_000)
-  await exited
-  clearTimeout(timer)
-}
-
-// CPU time of the server process (user + system, ms), from /proc: unlike
-// requests/s, the cost per request barely moves when other work shares the
-// machine. Undefined where there is no /proc.
-const ticksPerSecond = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100
-  } catch {
-    return 100
-  }
-})()
-const cpuMillis = (pid: number | undefined): number | undefined => {
-  const file = `/proc/${pid}/stat`
-  if (pid === undefined || !existsSync(file)) return undefined
-  const fields = readFileSync(file, "utf8").split(") ")[1]!.split(" ")
-  // utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond
 }
 
 // ---------------------------------------------------------------------------
@@ -333,10 +225,11 @@ const summarize = (phases: ReadonlyArray<Phase>): Summary => {
 }
 
 const httpBench = async (endpoint: string): Promise<ReadonlyArray<Comparison>> => {
-  const off = await start("off", undefined)
-  const on = await start("on", endpoint)
+  const [offServer, onServer] = await Promise.all([start("off", undefined), start("on", endpoint)])
+  const agents: Array<Agent> = []
   try {
-    await Promise.all([prepare(off), prepare(on)])
+    const [off, on] = await Promise.all([prepareTarget(offServer), prepareTarget(onServer)])
+    agents.push(off.agent, on.agent)
     // Warm-up: JIT, caches, connections.
     await load(off, 2)
     await load(on, 2)
@@ -394,7 +287,8 @@ const httpBench = async (endpoint: string): Promise<ReadonlyArray<Comparison>> =
           ])
     ]
   } finally {
-    await Promise.all([stop(off), stop(on)])
+    for (const agent of agents) agent.destroy()
+    await Promise.all([stop(offServer), stop(onServer)])
   }
 }
 

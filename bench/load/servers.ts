@@ -106,6 +106,8 @@ export interface OursOptions {
   readonly otlpEndpoint?: string
   /** Write a V8 CPU profile into this directory when the process exits. */
   readonly cpuProfileDir?: string
+  /** The database: `databaseUrl` unless given; `""` is the process's embedded PGlite. */
+  readonly databaseUrl?: string
 }
 
 /** The example API as `pnpm start` runs it, with the settings of the issue's benchmark. */
@@ -115,7 +117,7 @@ export const startOurs = (name: string, options: OursOptions): Promise<Running> 
     exampleMain,
     {
       DATA_DIR: mkdtempSync(join(tmpdir(), `bench-${name.replace(/\W/g, "-")}-`)),
-      DATABASE_URL: databaseUrl,
+      DATABASE_URL: options.databaseUrl ?? databaseUrl,
       REDIS_URL: options.redis === true ? redisUrl : "",
       NATS_URL: "",
       LOG_FORMAT: "json",
