@@ -26,7 +26,8 @@
  *
  * Usage: `./node_modules/.bin/node --conditions=@org/source bench/run.ts load`
  * (`BENCH_ONLY=ours,fastify-tuned` runs a subset; `BENCH_PROFILE=1` writes a
- * V8 CPU profile of `ours` and prints where).
+ * V8 CPU profile of `ours` and prints where, `BENCH_PROFILE=ours+telemetry`
+ * one of that variant).
  */
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -52,7 +53,9 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const warmup = Number(process.env.BENCH_WARMUP ?? Math.min(seconds, 3))
-const profile = process.env.BENCH_PROFILE === "1"
+// "1" profiles `ours`; a server's name profiles that one (an `ours` variant).
+const profiled = process.env.BENCH_PROFILE === "1" ? "ours" : process.env.BENCH_PROFILE
+const profile = profiled !== undefined && profiled !== ""
 
 const names = [
   "ours",
@@ -262,7 +265,7 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
         keys: pair_,
         redis: name === "ours+redis",
         ...(name === "ours+telemetry" && receiver !== undefined ? { otlpEndpoint: receiver.endpoint } : {}),
-        ...(name === "ours" && profileDir !== undefined ? { cpuProfileDir: profileDir } : {})
+        ...(name === profiled && profileDir !== undefined ? { cpuProfileDir: profileDir } : {})
       })
     }
     setup = await startVariant(first)
@@ -335,6 +338,6 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
     await Promise.all([...servers.values()].map(stop))
     if (setup !== undefined) await stop(setup)
     await receiver?.close()
-    if (profileDir !== undefined) console.log(`load: CPU profile of ours in ${profileDir}`)
+    if (profileDir !== undefined) console.log(`load: CPU profile of ${profiled} in ${profileDir}`)
   }
 }

@@ -108,6 +108,8 @@ export interface OursOptions {
   readonly cpuProfileDir?: string
   /** The database: `databaseUrl` unless given; `""` is the process's embedded PGlite. */
   readonly databaseUrl?: string
+  /** More environment, applied last (`OTEL_TRACES_SAMPLER_ARG`, say). */
+  readonly env?: Record<string, string>
 }
 
 /** The example API as `pnpm start` runs it, with the settings of the issue's benchmark. */
@@ -130,7 +132,8 @@ export const startOurs = (name: string, options: OursOptions): Promise<Running> 
       ACCESS_TOKEN_TTL: "2 hours",
       ...(options.otlpEndpoint === undefined
         ? {}
-        : { OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpEndpoint, OTEL_SERVICE_NAME: "example-api-bench" })
+        : { OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpEndpoint, OTEL_SERVICE_NAME: "example-api-bench" }),
+      ...options.env
     },
     options.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`]
   )
