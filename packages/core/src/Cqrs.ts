@@ -589,6 +589,10 @@ const cachingOf = Effect.fnUntraced(function* (entry: Entry & { readonly cache?:
     )
 })
 
+// What `Context.getOrElse` answers for a service the caller lacks.
+const missing: unique symbol = Symbol("missing")
+const absent = (): typeof missing => missing
+
 const make =
   <K extends Kind>(kind: K) =>
   <
@@ -613,7 +617,22 @@ const make =
         table.set(definition.tag, { definition, handle: yield* cachingOf(entry) })
       }
       const pipeline = options.middleware ?? []
+      // The services the bus was built with, for a caller that lacks them;
+      // the caller's own (its transaction, principal, metadata) win. Added
+      // one by one, as few as are missing: a merge of the two contexts
+      // copied both maps on every dispatch.
       const built = yield* Effect.context<never>()
+      const own = Array.from(
+        built.mapUnsafe,
+        ([key, service]) => [Context.Service<unknown>(key), service] as const
+      )
+      const withOwn = (caller: Context.Context<never>): Context.Context<never> => {
+        let context = caller
+        for (const [key, service] of own) {
+          if (Context.getOrElse(caller, key, absent) === missing) context = Context.add(context, key, service)
+        }
+        return context
+      }
       const dispatch = (request: { readonly _tag: string }): Effect.Effect<unknown, unknown> =>
         Effect.suspend(() => {
           const entry = table.get(request._tag)
@@ -623,10 +642,7 @@ const make =
             (next, step) => step.wrap(next, info),
             Effect.suspend(() => entry.handle(request))
           )
-          // The caller's services win: its transaction, principal and metadata.
-          return Effect.flatMap(Effect.context<never>(), (caller) =>
-            Effect.provideContext(run as Effect.Effect<unknown, unknown, never>, Context.merge(built, caller))
-          )
+          return Effect.updateContext(run as Effect.Effect<unknown, unknown, never>, withOwn)
         })
       // The types of `dispatch` come from the handler list; at run time every
       // request of the list has its entry (checked above).

@@ -9,7 +9,7 @@ import {
   Rbac,
   UnitOfWork
 } from "@org/core"
-import { Effect, Exit, Layer, Logger, Option, References, Schema } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Option, References, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { TestClock } from "effect/testing"
 
@@ -70,6 +70,29 @@ describe("Cqrs", () => {
       const result = yield* bus.dispatch(CreateItem.make({ name: "pen" }))
       assert.strictEqual(result, "pen")
       assert.deepStrictEqual(trail, ["a>", "b>", "c>", "handler", "<c", "<b", "<a"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a handler sees the caller's services first, then the ones the bus was built with", () =>
+    Effect.gen(function* () {
+      const Tenant = Context.Service<string>("test/Tenant")
+      const Region = Context.Service<string>("test/Region")
+      const bus = yield* Cqrs.makeCommandBus({
+        handlers: [
+          Cqrs.handler(CreateItem, ({ name }) =>
+            Effect.map(Effect.all([Tenant, Region]), ([tenant, region]) => `${name}@${tenant}/${region}`)
+          )
+        ]
+      }).pipe(Effect.provideService(Tenant, "built"), Effect.provideService(Region, "built-region"))
+      // The caller lacks both: the bus's own fill in.
+      assert.strictEqual(yield* bus.dispatch(CreateItem.make({ name: "a" })), "a@built/built-region")
+      // The caller has one: it wins, the other still comes from the bus.
+      const caller = yield* bus
+        .dispatch(CreateItem.make({ name: "b" }))
+        .pipe(Effect.provideService(Tenant, "caller"))
+      assert.strictEqual(caller, "b@caller/built-region")
+      // Nothing leaks out of a dispatch into the caller.
+      assert.isTrue(Option.isNone(yield* Effect.serviceOption(Tenant)))
     }).pipe(Effect.scoped)
   )
 
