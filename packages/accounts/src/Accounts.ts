@@ -48,7 +48,7 @@ import {
 } from "@org/core"
 import { Clock, Context, Duration, Effect, Layer, Option, Redacted, Result, Schema } from "effect"
 import * as AccountsEvents from "./AccountsEvents.ts"
-import { type Account, type PublicUser, Users } from "./Users.ts"
+import { type Account, EmailTaken, type PublicUser, Users } from "./Users.ts"
 
 /**
  * The credentials (or token, or code) were not accepted. Deliberately says
@@ -290,6 +290,35 @@ const make = Effect.gen(function* () {
           now + Duration.toMillis(settings.mfaLockout)
         )
       return outcome(accepted ? "accepted" : "rejected")
+    })
+
+  // The configured admin's account, already there: the configured password
+  // (every session ends when it changes, so nobody else keeps access) and
+  // the admin roles.
+  const ensureAdmin = (account: Account, password: Redacted.Redacted<string>) =>
+    Effect.gen(function* () {
+      if (!(yield* hasher.verify(account.passwordHash, password))) {
+        const passwordHash = yield* hasher.hash(password)
+        yield* atomically(
+          Effect.gen(function* () {
+            yield* users.setPasswordHash(account.id, passwordHash)
+            const sessionsEnded = yield* refreshTokens.revokeUser(account.id, "password-changed")
+            yield* raise(AccountsEvents.PasswordChanged, account.id, { source: "seed", sessionsEnded })
+          })
+        )
+        const now = yield* Clock.currentTimeMillis
+        yield* revocations.revokeSubject(account.id, now, now + accessTtlMillis)
+      }
+      const missing = settings.adminRoles.filter((role) => !account.roles.includes(role))
+      if (missing.length > 0) {
+        yield* atomically(
+          Effect.gen(function* () {
+            const updated = yield* users.setRoles(account.id, [...account.roles, ...missing])
+            if (Option.isSome(updated))
+              yield* rolesChanged(account.id, account.roles, updated.value.roles, undefined)
+          })
+        )
+      }
     })
 
   return traced({
@@ -620,53 +649,38 @@ const make = Effect.gen(function* () {
      * Makes sure the configured admin exists with that password and the
      * admin role. An existing account with that email (someone may have
      * registered it first) gets the configured password and loses every
-     * session, so nobody else keeps access to the admin account.
+     * session, so nobody else keeps access to the admin account. Instances
+     * starting together on one database all succeed, with one account.
      */
     seedAdmin: (email: string, password: Redacted.Redacted<string>) =>
       Effect.gen(function* () {
         yield* settings.passwordCheck(Redacted.value(password), { email })
         const found = yield* users.findByEmail(email)
-        if (Option.isNone(found)) {
-          const passwordHash = yield* hasher.hash(password)
-          yield* atomically(
-            Effect.gen(function* () {
-              const account = yield* users.create({
-                email,
-                name: "Administrator",
-                passwordHash,
-                roles: settings.adminRoles
-              })
-              yield* raise(AccountsEvents.UserRegistered, account.id, {
-                email: account.email,
-                roles: account.roles
-              })
+        if (Option.isSome(found)) return yield* ensureAdmin(found.value, password)
+        const passwordHash = yield* hasher.hash(password)
+        const created = yield* atomically(
+          Effect.gen(function* () {
+            const account = yield* users.create({
+              email,
+              name: "Administrator",
+              passwordHash,
+              roles: settings.adminRoles
             })
-          )
-          return
-        }
-        const account = found.value
-        if (!(yield* hasher.verify(account.passwordHash, password))) {
-          const passwordHash = yield* hasher.hash(password)
-          yield* atomically(
-            Effect.gen(function* () {
-              yield* users.setPasswordHash(account.id, passwordHash)
-              const sessionsEnded = yield* refreshTokens.revokeUser(account.id, "password-changed")
-              yield* raise(AccountsEvents.PasswordChanged, account.id, { source: "seed", sessionsEnded })
+            yield* raise(AccountsEvents.UserRegistered, account.id, {
+              email: account.email,
+              roles: account.roles
             })
-          )
-          const now = yield* Clock.currentTimeMillis
-          yield* revocations.revokeSubject(account.id, now, now + accessTtlMillis)
-        }
-        const missing = settings.adminRoles.filter((role) => !account.roles.includes(role))
-        if (missing.length > 0) {
-          yield* atomically(
-            Effect.gen(function* () {
-              const updated = yield* users.setRoles(account.id, [...account.roles, ...missing])
-              if (Option.isSome(updated))
-                yield* rolesChanged(account.id, account.roles, updated.value.roles, undefined)
-            })
-          )
-        }
+          })
+        ).pipe(
+          Effect.as(true),
+          // Another instance starting at the same moment created it between
+          // the look-up and the insert: carry on as if it had been there.
+          Effect.catchTag("EmailTaken", () => Effect.succeed(false))
+        )
+        if (created) return
+        const winner = yield* users.findByEmail(email)
+        if (Option.isNone(winner)) return yield* Effect.fail(new EmailTaken())
+        yield* ensureAdmin(winner.value, password)
       })
   })
 })

@@ -14,7 +14,7 @@ import { Accounts, AccountsEvents, AccountsServer, Users } from "@org/accounts"
 import { Argon2, Totp } from "@org/auth"
 import { type DomainEvent, EventBus, Principal, RevocationStore, UnitOfWork } from "@org/core"
 import { Migrations, SqlTest } from "@org/sql"
-import { Cause, Clock, Context, Effect, Exit, Layer, Logger, Option } from "effect"
+import { Cause, Clock, Context, Effect, Exit, Layer, Logger, Option, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import { config, keys, password, policy, services } from "./fixtures/app.ts"
 
@@ -402,6 +402,29 @@ describe("AccountsEvents with the memory stores", () => {
       )
       only(events, "UserRegistered")
     }).pipe(Effect.provide(services().pipe(Layer.provideMerge(bus(UnitOfWork.layerMemory)))))
+  )
+
+  it.effect(
+    "two seeds of one admin at once (instances starting together) both succeed, with one account",
+    () =>
+      Effect.gen(function* () {
+        const accounts = yield* Accounts.Accounts
+        const users = yield* Users.Users
+        const email = freshEmail()
+        const admin = Redacted.make("Second-Admin-Passw0rd-77")
+        yield* Effect.all([accounts.seedAdmin(email, admin), accounts.seedAdmin(email, admin)], {
+          concurrency: "unbounded"
+        })
+        const account = yield* users.findByEmail(email)
+        assert.isTrue(Option.isSome(account))
+        assert.deepStrictEqual(Option.getOrThrow(account).roles, ["owner"])
+        const recorded = yield* Recorded
+        yield* EventBus.awaitIdle
+        const registered = recorded.events.filter(
+          (event) => event.type === "UserRegistered" && event.aggregateId === Option.getOrThrow(account).id
+        )
+        assert.strictEqual(registered.length, 1)
+      }).pipe(Effect.provide(services().pipe(Layer.provideMerge(bus(UnitOfWork.layerMemory)))))
   )
 
   it.effect("a bus without a unit of work is refused when the layer is built", () =>

@@ -135,7 +135,7 @@ export const ListItemsQuery = Cqrs.query("ListItems", {
 
 const itemEvents = [ItemCreated, ItemUpdated, ItemDeleted]
 
-// Cached reads live this long at most (L2; L1 copies 30 s by TieredCache's
+// Cached reads live this long at most (L2; L1 copies 60 s by TieredCache's
 // default bound), whatever happens to invalidations.
 const cacheFor = "5 minutes"
 
