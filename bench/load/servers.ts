@@ -3,7 +3,9 @@
  * processes on loopback (the example API and the peers of `bench/load/`),
  * their set-up (keys, an account, a token, one item), a tiny OTLP/HTTP
  * receiver, and the per-process numbers read from /proc (CPU time, RSS).
- * Not a suite itself: `bench/load.bench.ts` and `bench/soak.bench.ts` use it.
+ * Also the load phase of the load tests (autocannon, statuses counted) and
+ * an event-loop delay probe any child process can carry (`probeNodeArgs`).
+ * Not a suite itself: `bench/load*.bench.ts` and `bench/soak.bench.ts` use it.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import { generateKeyPairSync, randomUUID } from "node:crypto"
@@ -12,8 +14,9 @@ import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { performance } from "node:perf_hooks"
+import { createHistogram, performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
+import autocannon from "autocannon"
 
 export const databaseUrl = process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/test"
 export const redisUrl = process.env.BENCH_REDIS_URL || "redis://127.0.0.1:6379"
@@ -110,6 +113,8 @@ export interface OursOptions {
   readonly databaseUrl?: string
   /** More environment, applied last (`OTEL_TRACES_SAMPLER_ARG`, say). */
   readonly env?: Record<string, string>
+  /** More `node` flags (`probeNodeArgs()`, say), before the CPU profile's. */
+  readonly nodeArgs?: ReadonlyArray<string>
 }
 
 /** The example API as `pnpm start` runs it, with the settings of the issue's benchmark. */
@@ -135,7 +140,12 @@ export const startOurs = (name: string, options: OursOptions): Promise<Running> 
         : { OTEL_EXPORTER_OTLP_ENDPOINT: options.otlpEndpoint, OTEL_SERVICE_NAME: "example-api-bench" }),
       ...options.env
     },
-    options.cpuProfileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`]
+    [
+      ...(options.nodeArgs ?? []),
+      ...(options.cpuProfileDir === undefined
+        ? []
+        : ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`])
+    ]
   )
 
 // biome-ignore lint/suspicious/noExplicitAny: the set-up reads JSON responses field by field.
@@ -276,4 +286,194 @@ export const rssKiB = (pid: number | undefined): number | undefined => {
     .split("\n")
     .find((l) => l.startsWith("VmRSS:"))
   return line === undefined ? undefined : Number(line.split(/\s+/)[1])
+}
+
+// ---------------------------------------------------------------------------
+// One phase of load (the load tests): autocannon in this process.
+// ---------------------------------------------------------------------------
+
+export interface LoadOptions {
+  readonly path: string
+  readonly authorization: string
+  readonly connections: number
+  /** The time bound of the phase. */
+  readonly seconds: number
+  /** A count bound as well: the phase ends at whichever comes first. */
+  readonly amount?: number
+  /** Called with the status of every answer, as it comes. */
+  readonly onAnswer?: (status: number) => void
+}
+
+export interface LoadPhase {
+  /** Answers with status 200. */
+  readonly ok: number
+  /** Anything but a 200: other statuses, transport errors, timeouts. */
+  readonly errors: number
+  readonly statuses: Record<string, number>
+  /** 200s per second of the phase. */
+  readonly rps: number
+  /** Latency of the 200s in ms, to the microsecond (autocannon's own are whole ms). */
+  readonly p50: number
+  readonly p99: number
+  readonly seconds: number
+  /** Server CPU ms spent in the phase, if known. */
+  readonly cpu: number | undefined
+}
+
+/** Authenticated GETs of one path; any answer but 200 is an error. */
+export const loadPhase = async (server: Running, options: LoadOptions): Promise<LoadPhase> => {
+  const cpuBefore = cpuMillis(server.child.pid)
+  const latencies = createHistogram()
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `${server.origin}${options.path}`,
+        connections: options.connections,
+        pipelining: 1,
+        headers: { authorization: options.authorization },
+        // autocannon ignores `duration` when `amount` is set: the timer below is the time bound then.
+        ...(options.amount === undefined ? { duration: options.seconds } : { amount: options.amount })
+      },
+      (error, result) => {
+        clearTimeout(timer)
+        if (error) reject(error)
+        else resolve(result)
+      }
+    )
+    const timer =
+      options.amount === undefined ? undefined : setTimeout(() => instance.stop(), options.seconds * 1000)
+    instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status === 200) latencies.record(Math.max(1, Math.round(ms * 1000)))
+      options.onAnswer?.(status)
+    })
+  })
+  const cpuAfter = cpuMillis(server.child.pid)
+  const statuses = statusCounts(result)
+  const ok = statuses["200"] ?? 0
+  const notOk = Object.entries(statuses).reduce((sum, [code, count]) => sum + (code === "200" ? 0 : count), 0)
+  return {
+    ok,
+    errors: notOk + result.errors + result.timeouts,
+    statuses,
+    rps: ok / result.duration,
+    p50: latencies.count === 0 ? 0 : latencies.percentile(50) / 1000,
+    p99: latencies.count === 0 ? 0 : latencies.percentile(99) / 1000,
+    seconds: result.duration,
+    cpu: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore
+  }
+}
+
+/** Answers by status code. */
+export const statusCounts = (result: autocannon.Result): Record<string, number> => {
+  const statuses: Record<string, number> = {}
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = stat.count ?? 0
+  return statuses
+}
+
+// ---------------------------------------------------------------------------
+// The event-loop delay probe: the same instrument in every server process.
+// ---------------------------------------------------------------------------
+
+/** The sampling step of the probe's timer, ms. */
+export const probeResolution = 10
+
+// Preloaded with `--import`: a `perf_hooks` delay histogram; on SIGUSR2 it
+// prints the delays since the previous SIGUSR2 as one line and starts over.
+const probeSource = `
+import { monitorEventLoopDelay } from "node:perf_hooks"
+const histogram = monitorEventLoopDelay({ resolution: ${probeResolution} })
+histogram.enable()
+const ms = (ns) => ns / 1e6
+process.on("SIGUSR2", () => {
+  const sample = histogram.count === 0
+    ? { count: 0 }
+    : { count: histogram.count, p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) }
+  histogram.reset()
+  process.stdout.write("eld-probe " + JSON.stringify(sample) + "\\n")
+})
+`
+
+/**
+ * The `node` flags that load the probe into a process (`spawnNode`'s
+ * `nodeArgs`, `OursOptions.nodeArgs`). Send SIGUSR2 only once the process
+ * serves: before the probe is loaded the signal would end it.
+ */
+export const probeNodeArgs = (): ReadonlyArray<string> => [
+  `--import=data:text/javascript,${encodeURIComponent(probeSource)}`
+]
+
+/**
+ * Event-loop delay over one window, in ms: Node's histogram records the
+ * whole interval between two timer callbacks, so an idle loop shows the
+ * resolution; `excess*` are the same figures less the resolution.
+ */
+export interface DelayWindow {
+  readonly count: number
+  readonly p50: number
+  readonly p99: number
+  readonly max: number
+  readonly excessP99: number
+}
+
+export interface Probe {
+  /** Ends the current window and answers its delays (and starts the next). */
+  readonly window: () => Promise<DelayWindow>
+}
+
+/** Reads the probe of a process started with `probeNodeArgs()`. */
+export const probe = (server: Running): Probe => {
+  let buffer = ""
+  const waiting: Array<(line: string) => void> = []
+  server.child.stdout?.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString("utf8")
+    let newline = buffer.indexOf("\n")
+    while (newline >= 0) {
+      const line = buffer.slice(0, newline)
+      buffer = buffer.slice(newline + 1)
+      if (line.startsWith("eld-probe ")) waiting.shift()?.(line.slice("eld-probe ".length))
+      newline = buffer.indexOf("\n")
+    }
+  })
+  return {
+    window: async () => {
+      const line = new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${server.name}: no event-loop probe answer`)),
+          10_000
+        )
+        waiting.push((text) => {
+          clearTimeout(timer)
+          resolve(text)
+        })
+      })
+      server.child.kill("SIGUSR2")
+      const sample: { count: number; p50?: number; p99?: number; max?: number } = JSON.parse(await line)
+      const p99 = sample.p99 ?? 0
+      return {
+        count: sample.count,
+        p50: sample.p50 ?? 0,
+        p99,
+        max: sample.max ?? 0,
+        excessP99: Math.max(0, p99 - probeResolution)
+      }
+    }
+  }
+}
+
+/**
+ * One gauge of the example's `/metrics` (Prometheus text), e.g.
+ * `nodejs_eventloop_delay_p99_seconds`; undefined when absent.
+ */
+export const scrapeGauge = async (
+  server: Running,
+  name: string,
+  token: string | undefined
+): Promise<number | undefined> => {
+  const response = await fetch(`${server.origin}/metrics`, {
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` }
+  })
+  if (response.status !== 200) throw new Error(`${server.name}: /metrics ${response.status}`)
+  const text = await response.text()
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1))
 }
