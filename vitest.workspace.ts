@@ -29,6 +29,7 @@ export const projects = [
   project("http", "packages/http"),
   project("server", "packages/server"),
   project("accounts", "packages/accounts"),
+  project("cli", "packages/cli"),
   project("example-api", "examples/api"),
   project("example-notes", "examples/notes")
 ]

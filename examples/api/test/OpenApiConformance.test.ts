@@ -121,6 +121,7 @@ describe("the OpenAPI document and the server agree", () => {
         yield* call("PATCH", `/api/v1/items/${id}`, { quantity: 4 }, { ...auth, "if-match": '"1"' })
         yield* call("PATCH", `/api/v1/items/${id}`, { quantity: 5 }, { ...auth, "if-match": '"1"' })
         yield* call("DELETE", `/api/v1/items/${id}`, undefined, auth)
+        // @org/cli:conformance (`pnpm gen entity` adds the calls of each generated entity above this line)
         // users (admin only: a 403 for a user), password, logout
         yield* call("GET", "/api/v1/users", undefined, auth)
         // the audit log: a user's 403, an admin's page (the item's events, delivered by now or not) and a 400

@@ -17,6 +17,7 @@ import * as Context from "effect/Context"
 import { HttpApi, OpenApi } from "effect/http-api"
 import { CreateItem, Item, UpdateItem } from "../domain/Item.ts"
 import { policy } from "../domain/Policy.ts"
+// @org/cli:imports (`pnpm gen entity` adds its imports below this line, one chunk each)
 
 /**
  * The accounts groups (`/api/v1/auth`, `/api/v1/users`, the JWKS) for the
@@ -84,6 +85,7 @@ export class Api extends ApiDefinition.prepare(
     .add(accounts.users)
     .add(ItemsGroup)
     .add(AuditLogGroup)
+    // @org/cli:groups (`pnpm gen entity` adds its groups above this line)
     .annotateMerge(
       OpenApi.annotations({
         title: "Example API",

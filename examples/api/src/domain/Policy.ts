@@ -24,12 +24,28 @@ export const policy = Rbac.make({
     "users:read",
     "users:manage",
     "audit:read"
+    // @org/cli:permissions (`pnpm gen entity` adds permissions above this line)
   ],
   roles: {
-    user: { permissions: ["items:read", "items:create", "items:update:own", "items:delete:own"] },
+    user: {
+      permissions: [
+        "items:read",
+        "items:create",
+        "items:update:own",
+        "items:delete:own"
+        // @org/cli:user-permissions (`pnpm gen entity` adds permissions above this line)
+      ]
+    },
     admin: {
       inherits: ["user"],
-      permissions: ["items:update:any", "items:delete:any", "users:read", "users:manage", "audit:read"]
+      permissions: [
+        "items:update:any",
+        "items:delete:any",
+        "users:read",
+        "users:manage",
+        "audit:read"
+        // @org/cli:admin-permissions (`pnpm gen entity` adds permissions above this line)
+      ]
     }
   }
 })

@@ -20,6 +20,7 @@ import { Api, accounts } from "../api/Api.ts"
 import { policy } from "../domain/Policy.ts"
 import * as Events from "./Events.ts"
 import * as Items from "./Items.ts"
+// @org/cli:imports (`pnpm gen entity` adds its imports below this line, one chunk each)
 
 /**
  * The example's token defaults (`JWT_ISSUER`, `JWT_AUDIENCE` override them).
@@ -77,6 +78,7 @@ export const services = (options: {
       // RATE_LIMIT, AUTH_RATE_LIMIT over the store of `Stores.ts`
       rateLimits: options.rateLimits ?? RateLimit.layerConfig()
     })
+    // @org/cli:services (`pnpm gen entity` adds its repositories above this line)
   ).pipe(
     // the event bus, its outbox and dispatcher, the audit log: items and accounts raise events
     Layer.provideMerge(
@@ -113,6 +115,7 @@ export const make = <E, R>(options: {
         HttpApiBuilder.group(Api, "jwks", AccountsHandlers.jwks(accounts))
       ),
       Health.layer(Api)
+      // @org/cli:handlers (`pnpm gen entity` adds its handlers above this line)
     ).pipe(
       Layer.provide(Layer.merge(DatabaseCheck, options.services)),
       Layer.provideMerge(Health.Checks.layer)

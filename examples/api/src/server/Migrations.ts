@@ -10,6 +10,7 @@ import { AuditLogSql, IdempotencyStoreSql, RevocationStoreSql } from "@org/core"
 import { OutboxSql } from "@org/sql"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql"
+// @org/cli:imports (`pnpm gen entity` adds its imports below this line, one chunk each)
 
 /**
  * All migrations, keyed `<id>_<name>`.
@@ -58,4 +59,5 @@ export const migrations = {
   "7_event_outbox": OutboxSql.migration,
   "8_event_inbox": OutboxSql.inboxMigration,
   "9_audit_log": AuditLogSql.migration
+  // @org/cli:migrations (`pnpm gen entity` adds `EntityTable.migration`s above this line)
 }
