@@ -1,7 +1,7 @@
 /**
  * The notes service's server side: the notes repository and handlers, the
- * kit's accounts, and the app. `stores` decides where state lives (SQL in
- * production, memory in tests).
+ * kit's accounts, and the app: state lives in SQL (the repository, users,
+ * refresh tokens, revocations); tests give it an isolated database.
  */
 import { type AccountsConfig, AccountsHandlers, AccountsServer } from "@org/accounts"
 import { type Repository, RepositorySql, RevocationStoreSql } from "@org/core"
