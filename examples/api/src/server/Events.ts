@@ -10,12 +10,21 @@
  *   `EXAMPLE_EVENTS` (subjects `events.<aggregate>.<type>`), the event id as
  *   `Nats-Msg-Id`. The broker may be down at start or later: events wait in
  *   the outbox and flow when it is back.
+ * - with `WEBHOOK_URL` set, the webhook relay: the same integration events
+ *   are POSTed, signed with `WEBHOOK_SECRET` (Standard Webhooks), to that
+ *   URL through the kit's SSRF-safe `OutboundClient`, a circuit breaker per
+ *   host and a bulkhead (`Webhooks` of `@org/http`, docs/webhooks.md). A
+ *   receiver that is down or refuses makes the dispatcher retry and, after
+ *   its last attempt, dead-letter the event; the NATS relay and the audit
+ *   log are not held up by it (each consumer settles on its own).
  *
  * On embedded PGlite there is no LISTEN: the dispatcher is woken in process
  * after each commit, and polls every second for the rest.
  *
  * @since 0.3.0
  */
+
+import * as NodeDns from "@effect/platform-node/NodeDns"
 import {
   AuditLog,
   AuditLogSql,
@@ -25,9 +34,11 @@ import {
   OutboxDispatcher,
   UnitOfWork
 } from "@org/core"
+import { Webhooks } from "@org/http"
 import { JetStreamAdmin, JetStreamPublisher, NatsConnection } from "@org/nats"
 import { OutboxSql } from "@org/sql"
 import { Config, Context, Effect, Layer, Option, Schedule } from "effect"
+import { FetchHttpClient } from "effect/http"
 
 /**
  * The stream the relay publishes to.
@@ -70,15 +81,45 @@ const withoutRelay = Layer.effect(
 )
 
 /**
- * The destinations from the environment: the relay when `NATS_URL` is set.
+ * `base`'s destinations plus the webhook relay: the integration events (as
+ * the NATS relay takes them), POSTed signed to `options.url`. The consumer is
+ * named "webhook" in the outbox, so a failing receiver is retried and
+ * dead-lettered on its own, apart from the other destinations.
+ *
+ * @since 0.5.0
+ * @category layers
+ */
+export const withWebhook = <E, R>(base: Layer.Layer<Destinations, E, R>, options: Webhooks.Options) =>
+  Layer.effect(
+    Destinations,
+    Effect.gen(function* () {
+      const others = yield* Destinations
+      const publisher = yield* Webhooks.make(options)
+      const webhook = yield* EventPublisher.relay({ name: "webhook" }).pipe(
+        Effect.provideService(EventPublisher.EventPublisher, publisher)
+      )
+      return [...others, webhook]
+    })
+  ).pipe(Layer.provide(Layer.mergeAll(base, FetchHttpClient.layer, NodeDns.layer)))
+
+/**
+ * The destinations from the environment: the audit log; the NATS relay when
+ * `NATS_URL` is set; the webhook relay when `WEBHOOK_URL` is set (with
+ * `WEBHOOK_SECRET`, and `WEBHOOK_ALLOW_NETWORKS` for a local receiver).
  *
  * @since 0.3.0
  * @category layers
  */
 export const destinationsConfig = Layer.unwrap(
-  Effect.map(Config.option(Config.String("NATS_URL")), (url) =>
-    Option.isSome(url) && url.value.trim() !== "" ? withRelay : withoutRelay
-  )
+  Effect.gen(function* () {
+    const nats = yield* Config.option(Config.String("NATS_URL"))
+    const base = Option.isSome(nats) && nats.value.trim() !== "" ? withRelay : withoutRelay
+    const webhook = yield* Webhooks.loadConfig
+    return Option.match(webhook, {
+      onNone: () => base,
+      onSome: (options) => withWebhook(base, options)
+    })
+  })
 )
 
 const dispatcher = Layer.unwrap(
@@ -129,7 +170,7 @@ export const layerFrom = <E>(destinations: Layer.Layer<Destinations, E, AuditLog
 export const auditOnly: Layer.Layer<Destinations, never, AuditLog.AuditLog> = withoutRelay
 
 /**
- * Events with the destinations of the environment (`NATS_URL`).
+ * Events with the destinations of the environment (`NATS_URL`, `WEBHOOK_URL`).
  *
  * @since 0.3.0
  * @category layers
