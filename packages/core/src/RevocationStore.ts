@@ -161,3 +161,68 @@ export const makeMemory: Effect.Effect<RevocationStore["Service"]> = Effect.sync
  * @category layers
  */
 export const layerMemory: Layer.Layer<RevocationStore> = Layer.effect(RevocationStore, makeMemory)
+
+/**
+ * A store for one process that answers from memory and writes through to a
+ * durable one (`RevocationStoreSql`): every revocation is recorded in the
+ * durable store first (its failure is the caller's `RevocationUnavailable`,
+ * and nothing is remembered that was not recorded), the durable entries are
+ * loaded when the store is made, so a revocation survives a restart, and
+ * `isRevoked` costs a map lookup. Other processes' revocations are not seen:
+ * for several instances use a shared store (Redis, with the durable copy).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RevocationStore } from "@org/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const durable = yield* RevocationStore.makeMemory // RevocationStoreSql.make() in a service
+ *   const store = yield* RevocationStore.makeWriteThrough(durable)
+ *   yield* store.revokeToken("0190f3c2-jti", Date.UTC(2030, 0, 1))
+ *   return yield* durable.isRevoked({ tokenId: "0190f3c2-jti", subject: "u1", issuedAt: 0 }) // true
+ * })
+ * ```
+ *
+ * @since 0.5.0
+ * @category constructors
+ */
+export const makeWriteThrough = (
+  durable: RevocationStore["Service"]
+): Effect.Effect<RevocationStore["Service"], RevocationUnavailable> =>
+  Effect.gen(function* () {
+    const memory = yield* makeMemory
+    for (const entry of yield* durable.entries) {
+      yield* entry._tag === "Token"
+        ? memory.revokeToken(entry.tokenId, entry.until)
+        : memory.revokeSubject(entry.subject, entry.cutoff, entry.until)
+    }
+    return RevocationStore.of({
+      revokeToken: (tokenId, until) =>
+        Effect.andThen(durable.revokeToken(tokenId, until), memory.revokeToken(tokenId, until)),
+      revokeSubject: (subject, cutoff, until) =>
+        Effect.andThen(
+          durable.revokeSubject(subject, cutoff, until),
+          memory.revokeSubject(subject, cutoff, until)
+        ),
+      isRevoked: memory.isRevoked,
+      entries: memory.entries
+    })
+  })
+
+/**
+ * `makeWriteThrough` over the store `durable` provides; fails to build when
+ * the durable entries cannot be read.
+ *
+ * @since 0.5.0
+ * @category layers
+ */
+export const layerWriteThrough = <E, R>(
+  durable: Layer.Layer<RevocationStore, E, R>
+): Layer.Layer<RevocationStore, E | RevocationUnavailable, R> =>
+  Layer.effect(
+    RevocationStore,
+    Effect.gen(function* () {
+      return yield* makeWriteThrough(yield* RevocationStore)
+    })
+  ).pipe(Layer.provide(durable))

@@ -4,7 +4,7 @@
  * the TestClock: the store takes "now" from the caller's Clock.
  */
 import { assert, describe, layer } from "@effect/vitest"
-import { RevocationStoreSql } from "@org/core"
+import { RevocationStore, RevocationStoreSql } from "@org/core"
 import { Migrations, SqlTest } from "@org/sql"
 import { RevocationStoreLaws } from "@org/testing"
 import { Clock, Effect } from "effect"
@@ -37,6 +37,31 @@ layer(SqlTest.layer, { timeout: 60_000 })("RevocationStoreSql", (it) => {
       it.effect(name, () => law(fresh, { runs: 40 }), 60_000)
     }
   })
+
+  describe("in memory over it (RevocationStore.makeWriteThrough) obeys the laws too", () => {
+    const writeThrough = Effect.gen(function* () {
+      yield* reset
+      const store = yield* Effect.orDie(RevocationStore.makeWriteThrough(yield* RevocationStoreSql.make()))
+      return { store, advance: TestClock.adjust, slackMillis: 0 }
+    })
+    for (const [name, law] of Object.entries(RevocationStoreLaws.laws)) {
+      it.effect(name, () => law(writeThrough, { runs: 20 }), 60_000)
+    }
+  })
+
+  it.effect("a write-through store made again on the table (a restart) knows every revocation", () =>
+    Effect.gen(function* () {
+      yield* reset
+      const now = yield* Clock.currentTimeMillis
+      const before = yield* RevocationStore.makeWriteThrough(yield* RevocationStoreSql.make())
+      yield* before.revokeToken("jti-1", now + 60_000)
+      yield* before.revokeSubject("user-1", now, now + 60_000)
+      const after = yield* RevocationStore.makeWriteThrough(yield* RevocationStoreSql.make())
+      assert.isTrue(yield* after.isRevoked({ tokenId: "jti-1", subject: "someone", issuedAt: now }))
+      assert.isTrue(yield* after.isRevoked({ tokenId: "jti-2", subject: "user-1", issuedAt: now }))
+      assert.isFalse(yield* after.isRevoked({ tokenId: "jti-2", subject: "user-1", issuedAt: now + 1 }))
+    })
+  )
 
   it.effect("the migration is idempotent and works under the migrator", () =>
     Effect.gen(function* () {

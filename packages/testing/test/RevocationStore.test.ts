@@ -18,6 +18,50 @@ describe("RevocationStore.layerMemory obeys the RevocationStore laws", () => {
 
 type Store = RevocationStore.RevocationStore["Service"]
 
+const freshWriteThrough = Effect.gen(function* () {
+  const store = yield* Effect.orDie(RevocationStore.makeWriteThrough(yield* RevocationStore.makeMemory))
+  return { store, advance: TestClock.adjust, slackMillis: 0 }
+})
+
+describe("RevocationStore.makeWriteThrough obeys the RevocationStore laws", () => {
+  for (const [name, law] of Object.entries(RevocationStoreLaws.laws)) {
+    it.effect(name, () => law(freshWriteThrough, { runs: 100 }))
+  }
+})
+
+describe("RevocationStore.makeWriteThrough", () => {
+  it.effect("what it revoked is in the durable store, and a new one made on it (a restart) knows it", () =>
+    Effect.gen(function* () {
+      const durable = yield* RevocationStore.makeMemory
+      const first = yield* RevocationStore.makeWriteThrough(durable)
+      yield* first.revokeToken("t1", 10_000)
+      yield* first.revokeSubject("u1", 500, 10_000)
+      assert.isTrue(yield* durable.isRevoked({ tokenId: "t1", subject: "x", issuedAt: 0 }))
+      const restarted = yield* RevocationStore.makeWriteThrough(durable)
+      assert.isTrue(yield* restarted.isRevoked({ tokenId: "t1", subject: "x", issuedAt: 0 }))
+      assert.isTrue(yield* restarted.isRevoked({ tokenId: "other", subject: "u1", issuedAt: 500 }))
+      assert.isFalse(yield* restarted.isRevoked({ tokenId: "other", subject: "u1", issuedAt: 501 }))
+    })
+  )
+
+  it.effect("a revocation the durable store refuses fails, and is not remembered either", () =>
+    Effect.gen(function* () {
+      const memory = yield* RevocationStore.makeMemory
+      const down = new RevocationStore.RevocationUnavailable({ operation: "test", cause: "down" })
+      const durable: Store = {
+        ...memory,
+        revokeToken: () => Effect.fail(down),
+        revokeSubject: () => Effect.fail(down)
+      }
+      const store = yield* RevocationStore.makeWriteThrough(durable)
+      const token = yield* Effect.exit(store.revokeToken("t1", 10_000))
+      const subject = yield* Effect.exit(store.revokeSubject("u1", 500, 10_000))
+      assert.isTrue(Exit.isFailure(token) && Exit.isFailure(subject))
+      assert.isFalse(yield* store.isRevoked({ tokenId: "t1", subject: "u1", issuedAt: 0 }))
+    })
+  )
+})
+
 // Broken stores, each wrong in one way a real implementation could be.
 const mutants: Record<string, (store: Store) => Store> = {
   "cut-off is exclusive (issuedAt < cutoff)": (store) => ({

@@ -29,8 +29,10 @@ import { Config, Effect, Layer, Option } from "effect"
 import { Redis } from "effect/persistence"
 
 /**
- * In-process state: cache, invalidations, revocations, rate-limit windows;
- * and the idempotency records in Postgres (so this needs a `SqlClient`).
+ * In-process state: cache, invalidations, rate-limit windows; revocations
+ * answered from memory and written through to Postgres, so a logout
+ * survives a restart; and the idempotency records in Postgres (so this
+ * needs a `SqlClient`). One process: several instances need `REDIS_URL`.
  *
  * @since 0.1.0
  * @category layers
@@ -38,7 +40,7 @@ import { Redis } from "effect/persistence"
 export const layerMemory = Layer.mergeAll(
   CacheStore.layerMemory,
   InvalidationBus.layerMemory,
-  RevocationStore.layerMemory,
+  RevocationStore.layerWriteThrough(RevocationStoreSql.layer()),
   RateLimiter.layerMemory,
   IdempotencyStoreSql.layer()
 )
@@ -84,7 +86,14 @@ export const layerRedis = layerRedisFrom(IoRedis.layerConfig())
  * @category layers
  */
 export const layerConfig = Layer.unwrap(
-  Effect.map(Config.option(Config.String("REDIS_URL")), (url) =>
-    Option.isSome(url) && url.value.trim() !== "" ? layerRedis : layerMemory
+  Effect.map(
+    Config.option(Config.String("REDIS_URL")),
+    (
+      url
+    ): Layer.Layer<
+      Layer.Success<typeof layerMemory>,
+      Layer.Error<typeof layerMemory | typeof layerRedis>,
+      Layer.Services<typeof layerMemory | typeof layerRedis>
+    > => (Option.isSome(url) && url.value.trim() !== "" ? layerRedis : layerMemory)
   )
 )
