@@ -228,6 +228,17 @@ const cachedHeadersFor = (path: string, options: Options = noOptions): Readonly<
   return headers
 }
 
+// The same set with `Cache-Control: no-store`, made once per set.
+const withNoStore = new WeakMap<Readonly<Record<string, string>>, Readonly<Record<string, string>>>()
+const noStoreOf = (headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> => {
+  let out = withNoStore.get(headers)
+  if (out === undefined) {
+    out = { ...headers, "cache-control": "no-store" }
+    withNoStore.set(headers, out)
+  }
+  return out
+}
+
 /**
  * The challenge sent with a 401 that carries none (RFC 9110 requires one on
  * every 401; RFC 6750 names the Bearer scheme).
@@ -381,10 +392,13 @@ export const apply = (
   response: HttpServerResponse.HttpServerResponse,
   options?: Options
 ): HttpServerResponse.HttpServerResponse => {
-  let out = HttpServerResponse.setHeaders(response, cachedHeadersFor(pathOf(request.url), options))
   const endpoint = options?.endpoints?.(request.method, request.url)
-  if (request.headers.authorization !== undefined || endpoint?.noStore === true)
-    out = HttpServerResponse.setHeader(out, "cache-control", "no-store")
+  const headers = cachedHeadersFor(pathOf(request.url), options)
+  // One copy of the response's headers, `no-store` included when it applies.
+  let out = HttpServerResponse.setHeaders(
+    response,
+    request.headers.authorization !== undefined || endpoint?.noStore === true ? noStoreOf(headers) : headers
+  )
   if (endpoint !== undefined && endpoint.clearSiteData.length > 0 && out.status >= 200 && out.status < 300) {
     out = HttpServerResponse.setHeader(
       out,
