@@ -14,7 +14,7 @@
  * | `decimal(12,2)`, `decimal(12,2,>=0)` | an exact decimal, `numeric(12, 2)`          |
  * | `boolean`, `uuid`, `date` | `date` is an instant (`timestamptz`)                 |
  * | `enum(a\|b\|c)`       | one of the literals                                      |
- * | `string[]`            | parsed, but refused by the planner (no array columns)    |
+ * | `string[]`            | a list of short text, at most 100 items (`text[]`; neither sortable nor filterable) |
  *
  * @since 0.1.0
  */

@@ -6,8 +6,6 @@
  *
  * @since 0.1.0
  */
-import * as Result from "effect/Result"
-import * as Schema from "effect/Schema"
 import * as FieldSpec from "./FieldSpec.ts"
 import type * as Names from "./Names.ts"
 
@@ -27,6 +25,15 @@ export interface Options {
 }
 
 /**
+ * A field value in its JSON form, for the generated tests (`string[]` is an
+ * array of strings).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Sample = string | number | boolean | ReadonlyArray<string>
+
+/**
  * One field, ready to render.
  *
  * @since 0.1.0
@@ -39,9 +46,11 @@ export interface FieldModel {
   /** The TypeScript expression of its schema, e.g. `Schema.NullOr(Entity.Timestamp)`. */
   readonly schema: string
   readonly sortable: boolean
+  /** API clients may filter on it (arrays: no, the Specification filters compare scalars). */
+  readonly filterable: boolean
   /** A valid value in its JSON form, and a second one (different where the type allows). */
-  readonly sample: string | number | boolean
-  readonly other: string | number | boolean
+  readonly sample: Sample
+  readonly other: Sample
 }
 
 /**
@@ -80,24 +89,6 @@ export interface Model {
 }
 
 /**
- * A spec the generator cannot turn into a table: `string[]` (EntityTable
- * has no array columns).
- *
- * @since 0.1.0
- * @category errors
- */
-export class UnsupportedField extends Schema.TaggedError<UnsupportedField>()("UnsupportedField", {
-  field: Schema.Int,
-  fieldName: Schema.String,
-  text: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `--fields: field ${this.field} (${this.fieldName}): ${this.reason} in ${JSON.stringify(this.text)}`
-  }
-}
-
-/**
  * The longest text the generator lets be sorted (`EntityTable` indexes text
  * up to this many code points; longer text could not be indexed).
  *
@@ -113,6 +104,17 @@ export const maxSortableLength = 600
  * @category constants
  */
 export const defaultMaxLength = 255
+
+/**
+ * The most items a `string[]` field holds (each a bare `string`, at most
+ * {@link defaultMaxLength} code points). A bound, so one request cannot
+ * store an unbounded list; `EntityTable` makes it a `CHECK` on the array's
+ * `cardinality`. Edit the generated schema for another.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const maxArrayItems = 100
 
 const num = (n: number): string => (Object.is(n, -0) ? "0" : String(n))
 
@@ -165,7 +167,9 @@ const baseSchema = (type: FieldSpec.FieldType): string => {
     case "Enum":
       return `Schema.Literals([${type.values.map((v) => JSON.stringify(v)).join(", ")}])`
     case "StringArray":
-      return "Schema.Array(Entity.Text)"
+      return checked(`Schema.Array(${baseSchema({ _tag: "String" })})`, [
+        `Schema.isMaxLength(${maxArrayItems})`
+      ])
   }
 }
 
@@ -221,9 +225,7 @@ const sizedText = (base: string, min: number, max: number): string => {
   return base.padEnd(length, "x").slice(0, length)
 }
 
-const samples = (
-  type: FieldSpec.FieldType
-): readonly [string | number | boolean, string | number | boolean] => {
+const samples = (type: FieldSpec.FieldType): readonly [Sample, Sample] => {
   switch (type._tag) {
     case "String": {
       const min = type.minLength ?? 0
@@ -252,7 +254,10 @@ const samples = (
     case "Enum":
       return [type.values[0]!, type.values[1] ?? type.values[0]!]
     case "StringArray":
-      return ["", ""]
+      // Characters Postgres' array syntax treats specially, so the generated
+      // tests send them; the second sample (the patch when the list is the
+      // first field that can change) is the empty list.
+      return [["Sample", 'a, "quoted" {tag}'], []]
   }
 }
 
@@ -296,30 +301,14 @@ export const permissionsOf = (kebab: string, owned: boolean): Permissions => {
 }
 
 /**
- * The model of an entity from its checked names and spec; fails on a field
- * type the kit cannot store (`string[]`).
+ * The model of an entity from its checked names and spec.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
-  names: Names.EntityNames,
-  spec: FieldSpec.Spec,
-  options: Options
-): Result.Result<Model, UnsupportedField> => {
+export const make = (names: Names.EntityNames, spec: FieldSpec.Spec, options: Options): Model => {
   const fields: Array<FieldModel> = []
-  for (const [i, field] of spec.entries()) {
-    if (field.type._tag === "StringArray") {
-      return Result.fail(
-        new UnsupportedField({
-          field: i + 1,
-          fieldName: field.name,
-          text: `${field.name}:${FieldSpec.printType(field.type)}${field.optional ? "?" : ""}`,
-          reason:
-            "string[] has no column: EntityTable and RepositorySql store scalar columns only. Use text (one value per line), or a separate entity with a reference to this one"
-        })
-      )
-    }
+  for (const field of spec) {
     const base = baseSchema(field.type)
     const [sample, other] = samples(field.type)
     fields.push({
@@ -328,12 +317,13 @@ export const make = (
       type: field.type,
       schema: field.optional ? `Schema.NullOr(${base})` : base,
       sortable: isSortable(field.type),
+      filterable: field.type._tag !== "StringArray",
       sample,
       other
     })
   }
   const events = options.events || options.cache
-  return Result.succeed({
+  return {
     names,
     fields,
     options: { ...options, events },
@@ -341,12 +331,12 @@ export const make = (
     sortable: ["id", ...fields.filter((f) => f.sortable).map((f) => f.name), "createdAt", "updatedAt"],
     filterable: [
       "id",
-      ...fields.map((f) => f.name),
+      ...fields.filter((f) => f.filterable).map((f) => f.name),
       ...(options.owned ? ["ownerId"] : []),
       "createdAt",
       "updatedAt"
     ],
     usesDecimal: fields.some((f) => f.type._tag === "Decimal"),
     spec: FieldSpec.print(spec)
-  })
+  }
 }

@@ -108,7 +108,7 @@ export class PlanError extends Schema.TaggedError<PlanError>()("PlanError", {
  * @since 0.1.0
  * @category errors
  */
-export type Failure = FieldSpec.InvalidSpec | Names.InvalidName | Model.UnsupportedField | PlanError
+export type Failure = FieldSpec.InvalidSpec | Names.InvalidName | PlanError
 
 /**
  * Where the example lives, relative to the repository root.
@@ -385,12 +385,14 @@ export const model = (request: Request): Result.Result<Model.Model, Failure> => 
   if (spec instanceof FieldSpec.InvalidSpec) return Result.fail(spec)
   const badField = Names.checkFields(spec)
   if (badField !== undefined) return Result.fail(badField)
-  return Model.make(names, spec, {
-    events: request.withEvents,
-    cache: request.withCache,
-    softDelete: request.softDelete,
-    owned: request.owned
-  })
+  return Result.succeed(
+    Model.make(names, spec, {
+      events: request.withEvents,
+      cache: request.withCache,
+      softDelete: request.softDelete,
+      owned: request.owned
+    })
+  )
 }
 
 /**

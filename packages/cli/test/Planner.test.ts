@@ -141,10 +141,20 @@ describe("Planner", () => {
     assert.include(error.message, `${path}: the anchor comment "// @org/cli:handlers" is missing`)
   })
 
-  it("refuses string[] with a reason and a way out", () => {
-    const error = refusal({ ...everyOption, fields: "title:text,tags:string[]" })
-    assert.strictEqual(error._tag, "UnsupportedField")
-    assert.include(error.message, "--fields: field 2 (tags): string[] has no column")
+  it("string[]: a bounded list of bounded text, stored but neither sortable nor filterable", () => {
+    const model = Planner.model({ ...everyOption, fields: "title:text,tags:string[],more:string[]?" })
+    assert.isTrue(Result.isSuccess(model))
+    if (Result.isFailure(model)) return
+    const [, tags, more] = model.success.fields
+    assert.strictEqual(
+      tags!.schema,
+      "Schema.Array(Entity.Text.check(Schema.isMaxCodePoints(255))).check(Schema.isMaxLength(100))"
+    )
+    assert.strictEqual(more!.schema, `Schema.NullOr(${tags!.schema})`)
+    assert.notInclude(model.success.sortable, "tags")
+    assert.notInclude(model.success.filterable, "tags")
+    assert.notInclude(model.success.filterable, "more")
+    assert.include(model.success.filterable, "title")
   })
 
   it("refuses bad names and specs before looking at files", () => {

@@ -40,7 +40,7 @@ export const view =
 /** A request with every option. */
 export const everyOption: Planner.Request = {
   name: "Invoice",
-  fields: "title:string(1..200),amount:decimal(12,2),status:enum(draft|sent|paid),due:date?",
+  fields: "title:string(1..200),amount:decimal(12,2),status:enum(draft|sent|paid),tags:string[],due:date?",
   withEvents: true,
   withCache: true,
   softDelete: true,

@@ -324,10 +324,16 @@ export const isNullable = (schema: Schema.Top): boolean => isNullableAst(schema.
 
 const nullDefault = Effect.succeed(null)
 
+// An array (or tuple) among the decoded side's members, `NullOr` looked through.
+const isArrayAst = (ast: SchemaAST.AST): boolean =>
+  SchemaAST.isArrays(ast) || (SchemaAST.isUnion(ast) && ast.types.some(isArrayAst))
+
 /**
  * Defines an entity from its own fields. Columns default to the snake_case of
  * each field name; `sortable` defaults to `id`, `createdAt`, `updatedAt`;
- * `filterable` (what API clients may filter on) defaults to nothing.
+ * `filterable` (what API clients may filter on) defaults to nothing. Throws
+ * an `Error` naming the entity and the field for a reserved field name, or
+ * an array field listed in `sortable`, `filterable` or `unique`.
  *
  * @example
  * ```ts
@@ -370,6 +376,24 @@ export const make = <
   for (const key of Object.keys(options.fields)) {
     if (key in Timestamped || key in Versioned || key === "id" || key === "deletedAt") {
       throw new Error(`Entity ${name}: the field name "${key}" is reserved`)
+    }
+  }
+  // Array fields are stored, never sorted, filtered or unique: memory and
+  // Postgres order and compare arrays differently, no index holds them, and
+  // a Specification compares scalars.
+  const roles = [
+    ["sortable", options.sortable ?? []],
+    ["filterable", options.filterable ?? []],
+    ["unique", options.unique ?? []]
+  ] as const
+  for (const [role, keys] of roles) {
+    for (const key of keys) {
+      const schema: Schema.Top | undefined = options.fields[key]
+      if (schema !== undefined && isArrayAst(SchemaAST.toType(schema.ast))) {
+        throw new Error(
+          `Entity ${name}: the array field "${key}" cannot be ${role} (arrays are stored, never sorted, filtered or unique)`
+        )
+      }
     }
   }
   const create: Record<string, Schema.Constraint> = {}

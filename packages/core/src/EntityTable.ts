@@ -19,6 +19,7 @@
  * | `Schema.Boolean`                               | `boolean`                                   |
  * | `Schema.DateTimeUtcFromString`                 | `timestamptz`                               |
  * | `Schema.Literals([...])`, `Schema.Enum`        | the literals' type, `CHECK (col IN (...))`  |
+ * | `Schema.Array(s)`, `s` a string schema         | `text[] COLLATE "C"`, never indexed (below) |
  * | `Schema.NullOr(x)`                             | `x`, nullable (everything else `NOT NULL`)  |
  *
  * Checks the kit knows become `CHECK` constraints: numeric bounds
@@ -28,9 +29,14 @@
  * `n` and at least `ceil(n / 2)` code points, so those are the bounds; the
  * `isMinCodePoints` family is exact). A constraint never refuses a value
  * the schema accepts; other checks (patterns, custom filters) stay in the
- * schema only. A schema with no exact column (`Schema.Number`, which admits
- * `NaN`; a `bigint`; a union of unlike types; an encoded side that is not
- * the JSON the repository binds and reads back, such as
+ * schema only. An array column refuses a NULL element
+ * (`array_position(col, NULL) IS NULL`) and takes the array's own length
+ * checks as `cardinality(col)` bounds; its elements' checks (lengths
+ * included) stay in the schema, since a `CHECK` cannot visit each element
+ * without a subquery, which Postgres does not allow there. A schema with no
+ * exact column (`Schema.Number`, which admits `NaN`; a `bigint`; a union of
+ * unlike types; an array of anything but strings, or a tuple; an encoded
+ * side that is not the JSON the repository binds and reads back, such as
  * `DateTimeUtcFromMillis`) throws an `Error` naming the entity and the
  * field: never a silent `text`.
  *
@@ -41,12 +47,14 @@
  * `(column)` per filterable field no other index leads with. Text that may
  * be longer than a B-tree entry holds (`maxIndexedTextBytes`) gets no index,
  * since the index would refuse valid values; a unique field must be short
- * enough for one (else it throws). Composite indexes for a particular
- * filter-and-sort pair are a decision per query: write them yourself. Names are
- * `<table>_live_<column>` and `<table>_unique_<column>`, shortened with a
- * hash to Postgres' 63-byte limit. Identifiers are quoted exactly as the
- * Postgres client quotes `sql(name)`, so they name what `RepositorySql`
- * queries; literals are SQL string constants.
+ * enough for one (else it throws). An array column is never indexed, and
+ * never sortable, filterable or unique (`Entity.make` refuses that: Postgres
+ * and memory would order and compare arrays differently). Composite indexes
+ * for a particular filter-and-sort pair are a decision per query: write them
+ * yourself. Names are `<table>_live_<column>` and `<table>_unique_<column>`,
+ * shortened with a hash to Postgres' 63-byte limit. Identifiers are quoted
+ * exactly as the Postgres client quotes `sql(name)`, so they name what
+ * `RepositorySql` queries; literals are SQL string constants.
  *
  * A module of its own rather than part of `RepositorySql`: migrations, a
  * code generator and reviews need the table without the repository, and the
@@ -111,7 +119,8 @@ export interface Column {
   readonly checks: ReadonlyArray<string>
   /**
    * Every value fits a B-tree index entry. False for text that may be longer
-   * than {@link maxIndexedTextBytes}: an index on it would refuse valid values.
+   * than {@link maxIndexedTextBytes}: an index on it would refuse valid
+   * values; and for arrays, which are never sorted, filtered or unique.
    */
   readonly indexable: boolean
 }
@@ -285,7 +294,10 @@ const factsOf = (ast: SchemaAST.AST): Facts =>
 // Schema -> column type
 // -----------------------------------------------------------------------------
 
-type Storage = "string" | "number" | "boolean"
+// How the repository writes and reads a value: a JSON string, number,
+// boolean, or an array of strings (bound as a Postgres array, read back by
+// `jsonb_build_object` as a JSON array).
+type Storage = "string" | "number" | "boolean" | "array"
 
 interface Mapped {
   readonly type: string
@@ -307,6 +319,10 @@ const members = (ast: SchemaAST.AST): ReadonlyArray<SchemaAST.AST> =>
 
 const storageOf = (ast: SchemaAST.AST): Storage | undefined => {
   switch (ast._tag) {
+    case "Arrays":
+      return ast.elements.length === 0 && ast.rest.length === 1 && storageOf(ast.rest[0]!) === "string"
+        ? "array"
+        : undefined
     case "String":
     case "TemplateLiteral":
       return "string"
@@ -367,6 +383,37 @@ const textColumn = (facts: Facts): Omit<Mapped, "nullable"> => {
         min > 0 ? { value: min, exclusive: false } : undefined,
         max === undefined ? undefined : { value: max, exclusive: false }
       )
+  }
+}
+
+// An array of text: `text[]`, collated "C" as every text column is, so a
+// comparison written by hand orders elements by code point as `Ordering`
+// does. The array's own length checks count elements (`cardinality`);
+// element checks stay in the schema (see the module doc). A NULL element is
+// no string: `array_position` finds one (and refuses a multidimensional
+// array, which no JS array is bound as).
+const arrayColumn = (ast: SchemaAST.Arrays, at: At): Omit<Mapped, "nullable"> => {
+  const element = ast.elements.length === 0 && ast.rest.length === 1 ? ast.rest[0] : undefined
+  if (element === undefined || !SchemaAST.isString(element)) {
+    throw unmappable(
+      at,
+      `no column type is known for ${describe(ast)}: an array column holds text only (Schema.Array(Entity.Text))`
+    )
+  }
+  const facts = factsOf(ast)
+  const max = facts.maxUnits
+  return {
+    type: "text[]",
+    storage: "array",
+    collation: "C",
+    checks: (column) => [
+      `array_position(${column}, NULL) IS NULL`,
+      ...bounds(
+        `cardinality(${column})`,
+        facts.minUnits > 0 ? { value: facts.minUnits, exclusive: false } : undefined,
+        max === undefined ? undefined : { value: max, exclusive: false }
+      )
+    ]
   }
 }
 
@@ -483,7 +530,11 @@ const isDateTimeUtc = (ast: SchemaAST.AST): boolean => {
 }
 
 const describe = (ast: SchemaAST.AST): string => {
-  const text = String(ast)
+  // Effect prints every array as "<Arrays>": name the element instead.
+  const text =
+    SchemaAST.isArrays(ast) && ast.elements.length === 0 && ast.rest.length === 1
+      ? `ReadonlyArray<${describe(ast.rest[0]!)}>`
+      : String(ast)
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
 
@@ -522,6 +573,8 @@ const mapSchema = (schema: Schema.Top, at: At): Mapped => {
       mapped = { type: "boolean", storage: "boolean", collation: undefined, checks: () => [] }
     } else if (isDateTimeUtc(ast)) {
       mapped = { type: "timestamptz", storage: "string", collation: undefined, checks: () => [] }
+    } else if (SchemaAST.isArrays(ast)) {
+      mapped = arrayColumn(ast, at)
     } else {
       throw unmappable(at, `no column type is known for ${describe(ast)}`)
     }
@@ -663,7 +716,7 @@ export const columns = (definition: Entity.Any): ReadonlyArray<Column> => {
       nullable: m.nullable,
       primaryKey: false,
       checks: m.checks(quote(column)),
-      indexable: (m.maxBytes ?? 0) <= maxIndexedTextBytes
+      indexable: m.storage !== "array" && (m.maxBytes ?? 0) <= maxIndexedTextBytes
     })
   }
   const version = name("version")
@@ -694,6 +747,9 @@ export const columns = (definition: Entity.Any): ReadonlyArray<Column> => {
   }
   return out
 }
+
+// Postgres spells every array type with a trailing "[]".
+const isArrayType = (type: string): boolean => type.endsWith("[]")
 
 const relationOf = (definition: Entity.Any): string => {
   const parts = definition.table.split(".")
@@ -734,6 +790,12 @@ export const indexes = (definition: Entity.Any): ReadonlyArray<Index> => {
     const found = byField.get(field)
     if (found === undefined || field === "deletedAt") {
       throw new Error(`EntityTable: ${definition.name}: ${role} field ${JSON.stringify(field)} has no column`)
+    }
+    // Entity.make refuses this already; a definition built by hand may not have.
+    if (isArrayType(found.type)) {
+      throw new Error(
+        `EntityTable: ${definition.name}.${field}: an array column cannot be ${role} (it is never indexed)`
+      )
     }
     return found
   }

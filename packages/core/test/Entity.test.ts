@@ -88,6 +88,25 @@ describe("Entity", () => {
     assert.deepStrictEqual(Schema.encodeSync(W.schema)(decoded), record)
   })
 
+  it("refuses an array field in sortable, filterable or unique, naming the entity and the field", () => {
+    const fields = { tags: Schema.Array(Entity.Text), maybe: Schema.NullOr(Schema.Array(Entity.Text)) }
+    const base = { table: "tagged", id: Entity.Uuid, fields }
+    const refused = (
+      options: Partial<Record<"sortable" | "filterable" | "unique", ReadonlyArray<"tags" | "maybe">>>,
+      role: string,
+      field: string
+    ) =>
+      assert.throws(
+        () => Entity.make("Tagged", { ...base, ...options }),
+        new RegExp(`Entity Tagged: the array field "${field}" cannot be ${role}`)
+      )
+    refused({ sortable: ["tags"] }, "sortable", "tags")
+    refused({ filterable: ["maybe"] }, "filterable", "maybe")
+    refused({ unique: ["tags"] }, "unique", "tags")
+    // Stored, just not listed: fine.
+    assert.deepStrictEqual(Entity.make("Tagged", base).fields, fields)
+  })
+
   it("rejects reserved field names", () => {
     assert.throws(() =>
       Entity.make("Bad", { table: "bad", id: Entity.Uuid, fields: { version: Schema.String } as never })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Decimal, Entity, EntityTable } from "@org/core"
-import { Schema } from "effect"
+import { Schema, SchemaTransformation } from "effect"
 
 const EverythingId = Entity.Uuid.pipe(Schema.brand("EverythingId"))
 
@@ -216,12 +216,67 @@ describe("EntityTable", () => {
       [Schema.UndefinedOr(Schema.String), "NullOr"],
       [Schema.Null, "always null"],
       [Schema.Struct({ a: Schema.String }), "no column type"],
-      [Schema.Array(Schema.String), "no column type"],
+      [Schema.Array(Schema.Finite), "no column type"],
+      [Schema.Array(Schema.NullOr(Schema.String)), "no column type"],
+      [Schema.Array(Schema.Literals(["a", "b"])), "no column type"],
+      [Schema.Array(Schema.Array(Schema.String)), "no column type"],
+      [Schema.Tuple([Schema.String]), "no column type"],
+      [Schema.TupleWithRest(Schema.Tuple([Schema.String]), [Schema.String]), "no column type"],
+      [Schema.Array(Schema.FiniteFromString), "ReadonlyArray<"],
+      // Strings in code, numbers on the wire: the column would be bound numbers.
+      [
+        Schema.Array(
+          Schema.Finite.pipe(
+            Schema.decodeTo(Schema.String, SchemaTransformation.transform({ decode: String, encode: Number }))
+          )
+        ),
+        "encoded"
+      ],
       [Schema.Literal("a\u0000b"), "NUL"]
     ]
     for (const [schema, reason] of unmappable) {
       throwsNaming(() => EntityTable.createTable(one(schema, "Odd")), "Odd.value", reason)
       throwsNaming(() => EntityTable.migration(one(schema, "Odd")), "Odd.value")
+    }
+  })
+
+  it("arrays of text: text[] in code point order, no NULL element, the array's own length as cardinality", () => {
+    const Tagged = Entity.make("Tagged", {
+      table: "tagged",
+      id: EverythingId,
+      fields: {
+        tags: Schema.Array(Entity.Text),
+        // Element lengths stay in the schema: no CHECK visits each element.
+        labels: Schema.Array(Entity.Text.check(Schema.isMaxLength(20))).check(Schema.isBetweenLength(1, 5)),
+        few: Schema.NullOr(Schema.Array(Schema.String).check(Schema.isMaxLength(3))),
+        some: Schema.Array(Schema.String).check(Schema.isMinLength(2))
+      },
+      sortable: ["createdAt"],
+      filterable: ["version"]
+    })
+    assert.strictEqual(
+      EntityTable.createTable(Tagged),
+      `CREATE TABLE "tagged" (
+  "id" uuid PRIMARY KEY,
+  "tags" text[] COLLATE "C" NOT NULL CHECK (array_position("tags", NULL) IS NULL),
+  "labels" text[] COLLATE "C" NOT NULL CHECK (array_position("labels", NULL) IS NULL) CHECK (cardinality("labels") BETWEEN 1 AND 5),
+  "few" text[] COLLATE "C" CHECK (array_position("few", NULL) IS NULL) CHECK (cardinality("few") <= 3),
+  "some" text[] COLLATE "C" NOT NULL CHECK (array_position("some", NULL) IS NULL) CHECK (cardinality("some") >= 2),
+  "created_at" timestamptz NOT NULL,
+  "updated_at" timestamptz NOT NULL,
+  "version" integer NOT NULL CHECK ("version" >= 1),
+  "deleted_at" timestamptz
+)`
+    )
+    const tags = EntityTable.columns(Tagged)[1]!
+    assert.deepInclude(tags, { type: "text[]", collation: "C", nullable: false, indexable: false })
+    // Arrays get no index, even unique or sortable ones on a definition Entity.make did not check.
+    assert.deepStrictEqual(
+      EntityTable.indexes(Tagged).map((index) => index.name),
+      ["tagged_live_created_at", "tagged_live_version"]
+    )
+    for (const role of ["sortable", "filterable", "unique"] as const) {
+      throwsNaming(() => EntityTable.indexes({ ...Tagged, [role]: ["tags"] }), "Tagged.tags", role, "array")
     }
   })
 

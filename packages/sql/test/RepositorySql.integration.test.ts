@@ -2,17 +2,19 @@
  * The SQL repository against real databases: embedded PGlite always, and the
  * Postgres at DATABASE_URL when there is one (always in CI). The same
  * model-based laws as the in-memory repository, so the implementations are
- * equivalent wherever the generated scenarios reach; and two deliberately
- * broken tables, which the laws must catch.
+ * equivalent wherever the generated scenarios reach; two deliberately
+ * broken tables, which the laws must catch; and arrays of text on a derived
+ * `text[]` table, read back as memory reads them.
  */
 import { assert, layer } from "@effect/vitest"
-import { Decimal, Entity, Pagination, RepositoryMemory, RepositorySql } from "@org/core"
+import { Decimal, Entity, EntityTable, Pagination, RepositoryMemory, RepositorySql } from "@org/core"
 import { SqlTest } from "@org/sql"
 import * as PgEmbedded from "@org/sql/PgEmbedded"
 import { Gizmo, RepositoryLaws, Widget } from "@org/testing"
 import { Effect, Exit, Layer, Schema } from "effect"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import { SqlClient } from "effect/sql"
+import * as fc from "fast-check"
 
 import { scenarios, withServer } from "./env.ts"
 
@@ -68,6 +70,58 @@ const assertCaughtAtPrice = (
   assert.isDefined(price, message)
   assert.isFalse(Decimal.fits(column, price!), `${price} fits numeric(${column.precision}, ${column.scale})`)
 }
+
+// Arrays of text (`text[]`, derived by EntityTable): the array's own length
+// is a CHECK, the elements' lengths are the schema's alone.
+const Tagged = Entity.make("Tagged", {
+  table: "tagged",
+  id: Entity.Uuid.pipe(Schema.brand("TaggedId")),
+  fields: {
+    label: Entity.Text.check(Schema.isMaxLength(20)),
+    tags: Schema.Array(Entity.Text.check(Schema.isMaxLength(40))).check(Schema.isMaxLength(8)),
+    more: Schema.NullOr(Schema.Array(Entity.Text))
+  }
+})
+
+// What Postgres' array text syntax and the driver's array binding treat
+// specially (separators, quotes, escapes, braces, the word NULL, blanks),
+// and text whose UTF-16 and code point forms differ.
+const awkward = [
+  "",
+  "NULL",
+  "null",
+  ",",
+  "a,b",
+  '"',
+  '"quoted"',
+  "\\",
+  '\\"',
+  "{",
+  "}",
+  "{}",
+  "{a,b}",
+  "{NULL}",
+  "'",
+  " ",
+  " padded ",
+  "\t",
+  "\n",
+  "é",
+  "\u{1F600}",
+  "\uFFFD",
+  "\uE000",
+  "日本"
+]
+const isTag = Schema.is(Tagged.fields.tags)
+const isMore = Schema.is(Tagged.fields.more)
+const element = fc.oneof(
+  fc.constantFrom(...awkward),
+  fc.array(fc.constantFrom(...awkward, "x"), { maxLength: 4 }).map((parts) => parts.join("")),
+  fc.string({ unit: "grapheme", maxLength: 8 })
+)
+const tags = fc.array(element, { maxLength: 8 }).filter(isTag)
+const more = fc.option(fc.array(element, { maxLength: 12 }), { nil: null }).filter(isMore)
+const arrays = fc.record({ tags, more, patchTags: tags, patchMore: more })
 
 for (const backend of backends) {
   layer(Layer.mergeAll(backend.database, SecureRandom.layerWebCrypto), { timeout: 120_000 })(
@@ -173,6 +227,64 @@ for (const backend of backends) {
               assert.strictEqual((yield* repo.findById(created.id)).price, 12.34)
             }
           })
+      )
+
+      it.effect(
+        "arrays of text: created and updated through text[], read back as the memory repository reads them",
+        () =>
+          Effect.gen(function* () {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql`DROP TABLE IF EXISTS ${sql(Tagged.table)}`
+            yield* EntityTable.migration(Tagged)
+            const sqlRepo = yield* RepositorySql.make(Tagged)
+            const memory = yield* RepositoryMemory.make(Tagged)
+            const context = yield* Effect.context<never>()
+            const seen = (entity: typeof Tagged.schema.Type) => ({
+              label: entity.label,
+              tags: entity.tags,
+              more: entity.more,
+              version: entity.version
+            })
+            const property = fc.asyncProperty(arrays, (input) =>
+              Effect.runPromiseWith(context)(
+                Effect.gen(function* () {
+                  const views = []
+                  for (const repo of [memory, sqlRepo]) {
+                    const created = yield* repo.create({ label: "t", tags: input.tags, more: input.more })
+                    const found = yield* repo.findById(created.id)
+                    const updated = yield* repo.update(created.id, {
+                      tags: input.patchTags,
+                      more: input.patchMore
+                    })
+                    const after = yield* repo.findById(created.id)
+                    views.push([created, found, updated, after].map(seen))
+                  }
+                  const [inMemory, inSql] = views
+                  assert.deepStrictEqual(inSql, inMemory)
+                  // Memory keeps what it was given: the SQL repository does too.
+                  assert.deepStrictEqual(inSql![1]!.tags, input.tags)
+                  assert.deepStrictEqual(inSql![3], {
+                    label: "t",
+                    tags: input.patchTags,
+                    more: input.patchMore,
+                    version: 2
+                  })
+                })
+              )
+            )
+            yield* Effect.promise(() =>
+              fc.assert(property, {
+                numRuns: scenarios(backend, 200),
+                endOnFailure: true,
+                examples: [
+                  [{ tags: awkward.slice(0, 8), more: awkward, patchTags: [], patchMore: [] }],
+                  [{ tags: [], more: null, patchTags: awkward.slice(8, 16), patchMore: ["NULL"] }],
+                  [{ tags: awkward.slice(16), more: [""], patchTags: ["NULL", "", "NULL"], patchMore: null }]
+                ]
+              })
+            )
+          }),
+        120_000
       )
 
       it.effect("create: a nullable field left out is stored as NULL", () =>
