@@ -36,7 +36,7 @@ step "install (frozen lockfile)"
 
 step "generate Invoice with every option"
 "${pnpm[@]}" gen entity Invoice \
-  --fields "title:string(1..200),amount:decimal(12,2,>=0),status:enum(draft|sent|paid),due:date?,paid:boolean,lines:int(>=0)" \
+  --fields "title:string(1..200),notes:text?,amount:decimal(12,2,>=0),ratio:number(>=0)?,status:enum(draft|sent|paid),due:date?,paid:boolean,lines:int(>=0),ref:uuid?,tags:string[]" \
   --with-events --with-cache --soft-delete --owned
 test -f examples/api/src/server/Invoices.ts
 
@@ -83,12 +83,13 @@ code="$(status -X POST "$base/api/v1/auth/login" -H 'content-type: application/j
 token="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).access_token)' "$scratch/body")"
 
 code="$(status -X POST "$base/api/v1/invoices" -H 'content-type: application/json' -H "authorization: Bearer $token" \
-  -d '{"title":"Smoke","amount":12.5,"status":"draft","due":"2026-01-15T10:00:00.000Z","paid":false,"lines":1}')"
+  -d '{"title":"Smoke","amount":12.5,"status":"draft","due":"2026-01-15T10:00:00.000Z","paid":false,"lines":1,"tags":["a, b","c"]}')"
 [ "$code" = "201" ] || { echo "POST /api/v1/invoices: $code $(cat "$scratch/body")"; exit 1; }
 id="$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).id)' "$scratch/body")"
 
 code="$(status "$base/api/v1/invoices/$id" -H "authorization: Bearer $token")"
 [ "$code" = "200" ] || { echo "GET /api/v1/invoices/$id: $code $(cat "$scratch/body")"; exit 1; }
+node -e 'const b=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); if (JSON.stringify(b.tags)!==JSON.stringify(["a, b","c"])) { console.error("tags came back as", b.tags); process.exit(1) }' "$scratch/body"
 
 code="$(status "$base/api/v1/invoices?sort=-amount" -H "authorization: Bearer $token")"
 [ "$code" = "200" ] || { echo "GET /api/v1/invoices: $code $(cat "$scratch/body")"; exit 1; }
