@@ -567,7 +567,7 @@ const ${eventsList} = [${N}Created, ${N}Updated, ${N}Deleted]
 }${
   options.cache
     ? `
-// Cached reads live this long at most (L2; L1 copies 30 s by TieredCache's
+// Cached reads live this long at most (L2; L1 copies 60 s by TieredCache's
 // default bound), whatever happens to invalidations.
 const cacheFor = "5 minutes"
 `
