@@ -5,8 +5,9 @@
 #
 # In a scratch clone: install with the frozen lockfile, generate an entity
 # with every option, then `pnpm lint`, `pnpm check`, the whole test suite
-# (the generated entity's tests included; with the caller's DATABASE_URL,
-# REDIS_URL, NATS_URL and REQUIRE_SERVICES, as CI sets them), and finally start the example
+# (the generated entity's tests included; with the caller's REDIS_URL,
+# NATS_URL and REQUIRE_SERVICES, as CI sets them, and a scratch database on
+# the caller's DATABASE_URL server, dropped at the end), and finally start the example
 # (embedded PGlite, a free port, a scratch DATA_DIR) and call the new routes:
 # register, log in, POST (201) then GET (200) an invoice. Exits non-zero on
 # the first failure. The clone is a `git clone`: it sees committed work only.
@@ -18,12 +19,26 @@ pnpm=(npx -y pnpm@10.34.9)
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/gen-smoke.XXXXXX")"
 server_pid=""
 
+scratch_db=""
+admin_url=""
+
 cleanup() {
   # the server runs in its own process group (setsid): end that group only
   if [ -n "$server_pid" ]; then kill -- "-$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$scratch_db" ]; then psql "$admin_url" -qc "DROP DATABASE IF EXISTS $scratch_db WITH (FORCE)" >/dev/null 2>&1 || true; fi
   rm -rf "$scratch"
 }
 trap cleanup EXIT
+
+# The generated migration must never reach the caller's database: the next
+# run (or a real migration numbered the same) would find it recorded there.
+# With DATABASE_URL the suite runs on a scratch database of that server.
+if [ -n "${DATABASE_URL:-}" ]; then
+  admin_url="$DATABASE_URL"
+  scratch_db="gen_smoke_$$_$(date +%s)"
+  psql "$admin_url" -qc "CREATE DATABASE $scratch_db"
+  export DATABASE_URL="${DATABASE_URL%/*}/$scratch_db"
+fi
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -60,7 +75,9 @@ step "start the example and call the generated routes"
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 data="$scratch/data"
 mkdir -p "$data"
-PORT="$port" DATA_DIR="$data" HOST=127.0.0.1 setsid "${pnpm[@]}" start >"$scratch/server.log" 2>&1 &
+# As the quick start runs it: embedded PGlite under DATA_DIR, in-memory stores.
+env -u DATABASE_URL -u REDIS_URL -u NATS_URL PORT="$port" DATA_DIR="$data" HOST=127.0.0.1 \
+  setsid "${pnpm[@]}" start >"$scratch/server.log" 2>&1 &
 server_pid=$!
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 120); do
