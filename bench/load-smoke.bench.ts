@@ -25,8 +25,9 @@ import {
   check,
   type Fixture,
   keys,
-  prepare,
   type Running,
+  selectServers,
+  startFirst,
   startOurs,
   stop,
   waitReady
@@ -37,16 +38,7 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 3)
 
 const names = ["ours", "ours+redis"] as const
 type Name = (typeof names)[number]
-const only = (process.env.BENCH_ONLY ?? "")
-  .split(",")
-  .map((name) => name.trim())
-  .filter((name) => name !== "")
-for (const name of only) {
-  if (!(names as ReadonlyArray<string>).includes(name)) {
-    throw new Error(`BENCH_ONLY: unknown server ${name} (one of ${names.join(", ")})`)
-  }
-}
-const selected = names.filter((name) => only.length === 0 || only.includes(name))
+const selected = selectServers(names)
 
 interface Route {
   readonly label: string
@@ -180,18 +172,12 @@ const smoke = async (server: Running, fixture: Fixture): Promise<Smoke> => {
 
 export const run = async (): Promise<ReadonlyArray<Comparison>> => {
   const servers = new Map<Name, Running>()
-  let setup: Running | undefined
   try {
     // One process migrates the database and creates the account, token and
     // item; the Redis variant starts after it and accepts the same token.
     const pair = keys()
-    setup = await startOurs("ours", { keys: pair })
-    const fixture = await prepare(setup)
-    if (selected.includes("ours")) servers.set("ours", setup)
-    else {
-      await stop(setup)
-      setup = undefined
-    }
+    const { fixture, kept } = await startFirst(pair, selected.includes("ours"))
+    if (kept !== undefined) servers.set("ours", kept)
     if (selected.includes("ours+redis")) {
       const redis = await startOurs("ours+redis", { keys: pair, redis: true })
       servers.set("ours+redis", redis)
@@ -232,6 +218,5 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
     return comparisons
   } finally {
     await Promise.all([...servers.values()].map(stop))
-    if (setup !== undefined) await stop(setup)
   }
 }

@@ -43,9 +43,10 @@ import {
   keys,
   type LoadPhase,
   loadPhase,
-  prepare,
   type Running,
+  selectServers,
   spawnNode,
+  startFirst,
   startOurs,
   stop,
   waitReady
@@ -61,16 +62,7 @@ if (levels.length === 0) throw new Error("STRESS_LEVELS: no level (a comma list 
 
 const names = ["ours", "ours+redis", "bare-httpapi", "node-http"] as const
 type Name = (typeof names)[number]
-const only = (process.env.BENCH_ONLY ?? "")
-  .split(",")
-  .map((name) => name.trim())
-  .filter((name) => name !== "")
-for (const name of only) {
-  if (!(names as ReadonlyArray<string>).includes(name)) {
-    throw new Error(`BENCH_ONLY: unknown server ${name} (one of ${names.join(", ")})`)
-  }
-}
-const selected = names.filter((name) => only.length === 0 || only.includes(name))
+const selected = selectServers(names)
 
 const gain = 1.1
 
@@ -87,18 +79,12 @@ const script = (file: string) => join(import.meta.dirname, "load", file)
 
 export const run = async (): Promise<ReadonlyArray<Comparison>> => {
   const servers = new Map<Name, Running>()
-  let setup: Running | undefined
   try {
     // The first example process migrates, registers and creates the item;
     // the others start after it (no two migrate at once).
     const pair = keys()
-    setup = await startOurs("ours", { keys: pair })
-    const fixture = await prepare(setup)
-    if (selected.includes("ours")) servers.set("ours", setup)
-    else {
-      await stop(setup)
-      setup = undefined
-    }
+    const { fixture, kept } = await startFirst(pair, selected.includes("ours"))
+    if (kept !== undefined) servers.set("ours", kept)
     const bareEnv = { ITEM_JSON: fixture.body }
     await Promise.all(
       selected
@@ -205,6 +191,5 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
     ]
   } finally {
     await Promise.all([...servers.values()].map(stop))
-    if (setup !== undefined) await stop(setup)
   }
 }

@@ -42,6 +42,7 @@ import {
   prepare,
   type Receiver,
   type Running,
+  selectServers,
   spawnNode,
   startOurs,
   startReceiver,
@@ -68,16 +69,7 @@ const names = [
 ] as const
 type Name = (typeof names)[number]
 
-const only = (process.env.BENCH_ONLY ?? "")
-  .split(",")
-  .map((name) => name.trim())
-  .filter((name) => name !== "")
-for (const name of only) {
-  if (!(names as ReadonlyArray<string>).includes(name)) {
-    throw new Error(`BENCH_ONLY: unknown server ${name} (one of ${names.join(", ")})`)
-  }
-}
-const selected = names.filter((name) => only.length === 0 || only.includes(name))
+const selected = selectServers(names)
 
 // ---------------------------------------------------------------------------
 // One phase of load against one server.

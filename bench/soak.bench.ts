@@ -56,6 +56,7 @@ import {
   type Running,
   rssKiB,
   scrapeGauge,
+  selectServers,
   spawnNode,
   startOurs,
   stop,
@@ -72,16 +73,7 @@ const warmSeconds = soakSeconds / 2
 
 const names = ["ours", "ours+redis", "node-http"] as const
 type Name = (typeof names)[number]
-const only = (process.env.SOAK_VARIANTS ?? "")
-  .split(",")
-  .map((name) => name.trim())
-  .filter((name) => name !== "")
-for (const name of only) {
-  if (!(names as ReadonlyArray<string>).includes(name)) {
-    throw new Error(`SOAK_VARIANTS: unknown variant ${name} (one of ${names.join(", ")})`)
-  }
-}
-const selected = names.filter((name) => only.length === 0 || only.includes(name))
+const selected = selectServers(names, "SOAK_VARIANTS")
 
 const rssTarget = 1.1
 const delayTarget = 2

@@ -29,6 +29,26 @@ export const keys = (): { readonly privateKey: string; readonly publicKey: strin
     publicKeyEncoding: { type: "spki", format: "pem" }
   })
 
+/**
+ * The servers of `names` a run takes: all of them, or those listed (comma
+ * separated) in the environment variable `variable`; an unknown name throws.
+ */
+export const selectServers = <const N extends string>(
+  names: ReadonlyArray<N>,
+  variable = "BENCH_ONLY"
+): ReadonlyArray<N> => {
+  const only = (process.env[variable] ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter((name) => name !== "")
+  for (const name of only) {
+    if (!(names as ReadonlyArray<string>).includes(name)) {
+      throw new Error(`${variable}: unknown server ${name} (one of ${names.join(", ")})`)
+    }
+  }
+  return names.filter((name) => only.length === 0 || only.includes(name))
+}
+
 export const freePort = () =>
   new Promise<number>((resolve) => {
     const probe = createServer().listen(0, "127.0.0.1", () => {
@@ -205,6 +225,27 @@ export const prepare = async (server: Running): Promise<Fixture> => {
  * One authenticated read, checked: status 200 and the same JSON as the
  * example API's (key order aside). Warms the server's caches too.
  */
+/**
+ * The first example process of a run: it migrates the database and makes
+ * the fixture (other processes start after it, so no two migrate at once).
+ * Returned running when `keep`, else stopped; stopped on a failure too.
+ */
+export const startFirst = async (
+  pair: ReturnType<typeof keys>,
+  keep: boolean
+): Promise<{ readonly fixture: Fixture; readonly kept: Running | undefined }> => {
+  const first = await startOurs("ours", { keys: pair })
+  try {
+    const fixture = await prepare(first)
+    if (keep) return { fixture, kept: first }
+    await stop(first)
+    return { fixture, kept: undefined }
+  } catch (error) {
+    await stop(first)
+    throw error
+  }
+}
+
 export const check = async (server: Running, fixture: Fixture) => {
   const response = await fetch(`${server.origin}${fixture.path}`, {
     headers: { authorization: fixture.authorization }
