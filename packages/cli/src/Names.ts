@@ -304,6 +304,17 @@ export const pluralize = (word: string): string => {
   return `${word}s`
 }
 
+const checkAlnum = (what: string, name: string): InvalidName | undefined => {
+  const bad = [...name].find((c) => !isAlnum(c))
+  return bad === undefined
+    ? undefined
+    : new InvalidName({
+        what,
+        value: name,
+        reason: `may hold only letters and digits, not ${JSON.stringify(bad)}`
+      })
+}
+
 const checkPascal = (what: string, name: string): InvalidName | undefined => {
   if (name === "") return new InvalidName({ what, value: name, reason: "is empty" })
   if (!isUpper(name[0])) {
@@ -313,14 +324,8 @@ const checkPascal = (what: string, name: string): InvalidName | undefined => {
       reason: "must start with an upper-case letter (PascalCase, e.g. Invoice)"
     })
   }
-  const bad = [...name].find((c) => !isAlnum(c))
-  if (bad !== undefined) {
-    return new InvalidName({
-      what,
-      value: name,
-      reason: `may hold only letters and digits, not ${JSON.stringify(bad)}`
-    })
-  }
+  const notAlnum = checkAlnum(what, name)
+  if (notAlnum !== undefined) return notAlnum
   // two capitals in a row would make ambiguous table and route names (`HTTPLog`)
   for (let i = 1; i < name.length; i++) {
     if (isUpper(name[i]) && isUpper(name[i - 1])) {
@@ -429,14 +434,8 @@ export const checkFields = (spec: FieldSpec.Spec): InvalidName | undefined => {
         reason: "must start with a lower-case letter (camelCase, e.g. dueDate)"
       })
     }
-    const bad = [...name].find((c) => !isAlnum(c))
-    if (bad !== undefined) {
-      return new InvalidName({
-        what,
-        value: name,
-        reason: `may hold only letters and digits, not ${JSON.stringify(bad)}`
-      })
-    }
+    const notAlnum = checkAlnum(what, name)
+    if (notAlnum !== undefined) return notAlnum
     if (name.length > 50)
       return new InvalidName({ what, value: name, reason: "is longer than 50 characters" })
     if (managedFields.has(name)) {
