@@ -8,7 +8,11 @@
  *    (`GET /api/v1/items/{id}` with a bearer token, keep-alive, 50
  *    concurrent loops), interleaved off, on, off, on, … Requests/s, p50,
  *    p99 and the ratio on/off (target >= 0.85).
- * 2. Spans per second of Effect's own OTLP exporter (what `Telemetry.layer`
+ * 2. The same read in process: the example app as a web handler in this
+ *    process (no sockets on the request path), 50 at once, off and on
+ *    interleaved: time and CPU (all threads) per request. What the
+ *    telemetry work of a request costs apart from a second process.
+ * 3. Spans per second of Effect's own OTLP exporter (what `Telemetry.layer`
  *    uses) against `@effect/opentelemetry` over the official OTel SDK
  *    (`NodeSdk.layer`, `BatchSpanProcessor`, `OTLPTraceExporter` protobuf),
  *    both sending to the same receiver; every span is counted on arrival.
@@ -29,7 +33,9 @@ import { gunzipSync } from "node:zlib"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, type Layer } from "effect"
+import { Effect, Layer, References } from "effect"
+import { AppLayer } from "../examples/api/test/client.ts"
+import { HttpApp } from "../packages/http/src/index.ts"
 import * as Telemetry from "../packages/telemetry/src/Telemetry.ts"
 import * as TelemetryConfig from "../packages/telemetry/src/TelemetryConfig.ts"
 import type { Comparison } from "./harness.ts"
@@ -293,6 +299,101 @@ const httpBench = async (endpoint: string): Promise<ReadonlyArray<Comparison>> =
 }
 
 // ---------------------------------------------------------------------------
+// The same read in process: the example app as a web handler (no sockets on
+// the request path, no second process), `connections` loops at once, off and
+// on interleaved. What the kit's own telemetry work costs per request, apart
+// from what a second process and its sockets add on two cores.
+// ---------------------------------------------------------------------------
+
+const inProcessBench = async (url: string): Promise<ReadonlyArray<Comparison>> => {
+  const exporting = Telemetry.layer(
+    {
+      ...TelemetryConfig.off,
+      endpoints: { traces: `${url}/v1/traces`, metrics: `${url}/v1/metrics`, logs: undefined }
+    },
+    { serviceName: "example-api-bench" }
+  )
+  const make = async <A>(telemetry: Layer.Layer<A>) => {
+    const app = HttpApp.toWebHandler(AppLayer().pipe(Layer.provide(telemetry)))
+    const call = async (path: string, init: RequestInit = {}) => {
+      const response = await app.handler(new Request(`http://localhost${path}`, init))
+      const text = await response.text()
+      if (response.status >= 300) throw new Error(`${path}: ${response.status} ${text}`)
+      return JSON.parse(text) as Record<string, string>
+    }
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+      call(path, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body)
+      })
+    const account = {
+      email: `reader-${crypto.randomUUID()}@example.test`,
+      password: "Correct-Horse-Battery-Staple-42"
+    }
+    await post("/api/v1/auth/register", account)
+    const headers = { authorization: `Bearer ${(await post("/api/v1/auth/login", account)).access_token}` }
+    const { id } = await post("/api/v1/items", { name: "Saw", price: 12.5, quantity: 3 }, headers)
+    const phase = async (perLoop: number) => {
+      const cpu = process.cpuUsage()
+      const begin = performance.now()
+      await Promise.all(
+        Array.from({ length: connections }, async () => {
+          for (let i = 0; i < perLoop; i++) await call(`/api/v1/items/${id}`, { headers })
+        })
+      )
+      const used = process.cpuUsage(cpu)
+      return {
+        us: (performance.now() - begin) * 1000,
+        cpu: used.user + used.system,
+        requests: perLoop * connections
+      }
+    }
+    return { app, phase }
+  }
+  const off = await make(Layer.succeed(References.TracerEnabled, false))
+  const on = await make(exporting)
+  try {
+    const perLoop = 40
+    await off.phase(perLoop)
+    await on.phase(perLoop)
+    const totals = { off: { us: 0, cpu: 0, requests: 0 }, on: { us: 0, cpu: 0, requests: 0 } }
+    for (let round = 0; round < rounds * 2; round++) {
+      for (const [name, target] of [
+        ["off", off],
+        ["on", on]
+      ] as const) {
+        const result = await target.phase(perLoop)
+        totals[name].us += result.us
+        totals[name].cpu += result.cpu
+        totals[name].requests += result.requests
+      }
+    }
+    const per = (name: "off" | "on", key: "us" | "cpu") => totals[name][key] / totals[name].requests
+    console.log(
+      `telemetry: in process: off ${per("off", "us").toFixed(1)} us/request (CPU ${per("off", "cpu").toFixed(1)}), ` +
+        `on ${per("on", "us").toFixed(1)} us/request (CPU ${per("on", "cpu").toFixed(1)}); on/off throughput ${(per("off", "us") / per("on", "us")).toFixed(3)}`
+    )
+    return [
+      {
+        title: `telemetry: the same read in process (web handler, ${connections} at once), time per request, on vs off`,
+        ours: { name: "on", nsPerOp: per("on", "us") * 1000 },
+        baseline: { name: "off", nsPerOp: per("off", "us") * 1000 },
+        target
+      },
+      {
+        title:
+          "telemetry: the same read in process, CPU of this process per request (all threads), on vs off",
+        ours: { name: "on", nsPerOp: per("on", "cpu") * 1000 },
+        baseline: { name: "off", nsPerOp: per("off", "cpu") * 1000 }
+      }
+    ]
+  } finally {
+    await Promise.all([off.app.dispose(), on.app.dispose()])
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Spans per second: Effect's OTLP exporter vs @effect/opentelemetry + SDK.
 // ---------------------------------------------------------------------------
 
@@ -366,7 +467,9 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
   try {
     const http = await httpBench(url)
     received.clear()
-    return [...http, ...(await spanBench(url))]
+    const inProcess = await inProcessBench(url)
+    received.clear()
+    return [...http, ...inProcess, ...(await spanBench(url))]
   } finally {
     receiver.closeAllConnections()
     await new Promise<void>((resolve) => receiver.close(() => resolve()))
