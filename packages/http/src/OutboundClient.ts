@@ -94,6 +94,9 @@ export type Error = OutboundRefused | HttpClientError.HttpClientError | CircuitB
  *   502/503/504 (default none); delays grow from `base` (default 100 ms),
  *   jittered.
  * - `breaker`: a registry whose breaker named after the host guards each hop.
+ *   Transport errors, timeouts and answers that say the host is failing
+ *   (any 5xx, and 408) count against it; the answer still reaches the
+ *   caller as a response while the breaker is closed.
  * - `unsafeAllowNetworks`: CIDRs exempt from the address check; tests only.
  *
  * @since 0.2.0
@@ -145,6 +148,9 @@ export const isInternalAddress = (address: NetAddress.IpAddress): boolean => {
 
 const idempotent: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
 const retryStatuses: ReadonlySet<number> = new Set([502, 503, 504])
+
+// Answers that count against the host's breaker: the host is failing (5xx) or gave up (408).
+const isFailedStatus = (status: number): boolean => status >= 500 || status === 408
 
 // An IP literal as the URL parser leaves it: dotted IPv4 or bracketed IPv6.
 const ipOfHostname = (hostname: string): Option.Option<NetAddress.IpAddress> =>
@@ -236,8 +242,8 @@ export const make = (
     }
 
     const schedule = Schedule.jittered(Schedule.exponential(options.retry?.base ?? Duration.millis(100)))
-    const isRetryable = (error: Error | RetryableStatus): boolean =>
-      error._tag === "RetryableStatus" ||
+    const isRetryable = (error: Error | FailedStatus): boolean =>
+      (error._tag === "FailedStatus" && retryStatuses.has(error.response.status)) ||
       (error._tag === "HttpClientError" && error.reason._tag === "TransportError")
 
     // One hop: the transport call with its timeout, retries and breaker.
@@ -246,8 +252,8 @@ export const make = (
       host: string
     ): Effect.Effect<HttpClientResponse.HttpClientResponse, Error> => {
       const once = Effect.flatMap(timed.execute(request), (response) =>
-        retryStatuses.has(response.status)
-          ? Effect.fail(new RetryableStatus({ response }))
+        isFailedStatus(response.status)
+          ? Effect.fail(new FailedStatus({ response }))
           : Effect.succeed(response)
       )
       const guarded =
@@ -259,7 +265,7 @@ export const make = (
           ? guarded
           : Effect.retry(guarded, { schedule, times: options.retry.times, while: isRetryable })
       return retried.pipe(
-        Effect.catchTag("RetryableStatus", (error) => Effect.succeed(error.response)),
+        Effect.catchTag("FailedStatus", (error) => Effect.succeed(error.response)),
         // The hop's span records `url.full` and `url.query` with every value redacted.
         Effect.provideService(UrlParams.CurrentRedactedNames, everyName),
         // fetch must hand 3xx responses back so each hop is checked here.
@@ -311,8 +317,9 @@ export const make = (
     )
   })
 
-// A 502/503/504 carried through `Effect.retry`, then handed back as a response.
-class RetryableStatus extends Data.TaggedError("RetryableStatus")<{
+// A failing answer carried through the breaker and `Effect.retry` (502/503/504
+// only), then handed back as a response.
+class FailedStatus extends Data.TaggedError("FailedStatus")<{
   readonly response: HttpClientResponse.HttpClientResponse
 }> {}
 

@@ -33,6 +33,12 @@ beforeAll(
           setTimeout(() => res.writeHead(200).end("late"), 1000)
         } else if (path === "/down") {
           res.writeHead(503).end()
+        } else if (path === "/broken") {
+          res.writeHead(500).end()
+        } else if (path === "/gave-up") {
+          res.writeHead(408).end()
+        } else if (path === "/missing") {
+          res.writeHead(404).end()
         } else if (path.startsWith("/flaky") && count === 1) {
           res.writeHead(503).end()
         } else {
@@ -266,6 +272,34 @@ describe("OutboundClient", () => {
         assert.strictEqual(hits.get("/down"), 2)
         // the breaker is the host's: the registry names it after the host
         assert.strictEqual((yield* (yield* registry.get("127.0.0.1")).state).status, "open")
+      }).pipe(
+        Effect.provide(
+          CircuitBreaker.layerRegistry({
+            defaults: { trip: { consecutiveFailures: 2 }, openFor: "1 minute" }
+          })
+        )
+      )
+    )
+
+    it.live("a 500 or 408 counts against the breaker and is not retried; a 404 counts for nothing", () =>
+      Effect.gen(function* () {
+        const registry = yield* CircuitBreaker.Registry
+        const options: OutboundClient.Options = {
+          ...local,
+          breaker: registry,
+          retry: { times: 2, base: "10 millis" }
+        }
+        const base = `http://127.0.0.1:${port}`
+        // a 4xx is the caller's problem, not the host's: the breaker stays closed
+        for (let i = 0; i < 3; i++) assert.strictEqual((yield* send(options, `${base}/missing`)).status, 404)
+        assert.strictEqual((yield* (yield* registry.get("127.0.0.1")).state).status, "closed")
+        assert.strictEqual((yield* send(options, `${base}/broken`)).status, 500)
+        assert.strictEqual((yield* send(options, `${base}/gave-up`)).status, 408)
+        assert.strictEqual(hits.get("/broken"), 1)
+        assert.strictEqual(hits.get("/gave-up"), 1)
+        const error = yield* Effect.flip(send(options, `${base}/broken`))
+        assert.strictEqual(error._tag, "CircuitOpen")
+        assert.strictEqual(hits.get("/broken"), 1)
       }).pipe(
         Effect.provide(
           CircuitBreaker.layerRegistry({

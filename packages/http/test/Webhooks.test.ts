@@ -342,6 +342,26 @@ describe("Webhooks", () => {
     }).pipe(Effect.provide(quiet))
   )
 
+  it.live("a receiver answering 500 trips the breaker; one answering 400 does not", () =>
+    Effect.gen(function* () {
+      let status = 400
+      reset((_, res) => void res.writeHead(status).end())
+      const hooks = yield* publisher(
+        local("/broken", makeSecret(), { breaker: { trip: { consecutiveFailures: 3 }, openFor: "1 minute" } })
+      )
+      const event = yield* placed()
+      for (let i = 0; i < 4; i++)
+        assert.strictEqual((yield* Effect.flip(hooks.publish(event))).reason, "Rejected")
+      assert.strictEqual(deliveries.length, 4, "a 4xx tripped the breaker")
+      status = 500
+      for (let i = 0; i < 3; i++)
+        assert.include((yield* Effect.flip(hooks.publish(event))).message, "answered 500")
+      const open = yield* Effect.flip(hooks.publish(event))
+      assert.include(open.message, "circuit open for 127.0.0.1")
+      assert.strictEqual(deliveries.length, 7, "an open breaker sent a request")
+    }).pipe(Effect.provide(quiet))
+  )
+
   it.live("the bulkhead bounds the requests in flight at the receiver", () =>
     Effect.gen(function* () {
       reset((_, res) => void setTimeout(() => res.writeHead(200).end(), 100))
