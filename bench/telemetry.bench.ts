@@ -314,7 +314,10 @@ const inProcessBench = async (url: string): Promise<ReadonlyArray<Comparison>> =
     { serviceName: "example-api-bench" }
   )
   const make = async <A>(telemetry: Layer.Layer<A>) => {
-    const app = HttpApp.toWebHandler(AppLayer().pipe(Layer.provide(telemetry)))
+    // Merged into the app's output, as the runner provides it around the whole
+    // server: Effect's HTTP tracer, which opens the server span, runs outside
+    // the app's layer and sees only what the web handler's runtime holds.
+    const app = HttpApp.toWebHandler(AppLayer().pipe(Layer.provideMerge(telemetry)))
     const call = async (path: string, init: RequestInit = {}) => {
       const response = await app.handler(new Request(`http://localhost${path}`, init))
       const text = await response.text()
