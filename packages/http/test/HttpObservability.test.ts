@@ -61,6 +61,19 @@ describe("HttpObservability", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("a tracer provided inside the app's layer makes no server span (docs/telemetry.md, Wiring)", () =>
+    Effect.gen(function* () {
+      const traces = SpanRecorder.make()
+      const inside = HttpApp.layer({ api: Api, handlers: handlers(), accessLog: false }).pipe(
+        Layer.provideMerge(Logger.layer([])),
+        Layer.provide(traces.layer)
+      )
+      const client = yield* serve(inside)
+      assert.strictEqual((yield* client.call("GET", `/widgets/${knownId}`)).status, 200)
+      assert.deepStrictEqual(serverSpans(traces.spans), [])
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("continues a caller's traceparent", () =>
     Effect.gen(function* () {
       const { traces, app } = tracedApp()
