@@ -25,11 +25,11 @@ import { HttpRouter, HttpServer } from "effect/http"
 import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { Item, ItemId } from "../examples/api/src/domain/Item.ts"
 import { policy } from "../examples/api/src/domain/Policy.ts"
-import { AppLayer } from "../examples/api/test/client.ts"
 import { Jwt, JwtKeys } from "../packages/auth/src/index.ts"
 import { RateLimiter, RevocationStore } from "../packages/core/src/index.ts"
 import { Authentication, HttpApp, RateLimit } from "../packages/http/src/index.ts"
 import { type Case, type Comparison, compare } from "./harness.ts"
+import { exampleInProcess } from "./load/inProcess.ts"
 
 const id = "01a2455f-a4d7-73db-9a34-4d2d14656642"
 const item = Schema.decodeUnknownSync(Item.schema)({
@@ -156,33 +156,11 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
     options
   )
   // The example app: an account, a token and an item through its own routes.
-  const example = HttpApp.toWebHandler(AppLayer().pipe(Layer.provide(TracingOff)))
-  const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-    const response = await example.handler(
-      new Request(`http://localhost${path}`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify(body)
-      })
-    )
-    if (response.status >= 300) throw new Error(`${path}: ${response.status} ${await response.text()}`)
-    return response.json() as Promise<Record<string, string>>
-  }
-  const account = { email: "someone@example.test", password: "Correct-Horse-Battery-Staple-42" }
-  await post("/api/v1/auth/register", account)
-  const login = await post("/api/v1/auth/login", account)
-  const bearer = { authorization: `Bearer ${login.access_token}` }
-  const created = await post("/api/v1/items", { name: "Saw", price: 12.5, quantity: 3 }, bearer)
+  const example = await exampleInProcess(TracingOff)
   const read: Case = {
     name: "example",
     batch: async (ops) => {
-      for (let i = 0; i < ops; i++) {
-        const response = await example.handler(
-          new Request(`http://localhost/api/v1/items/${created.id}`, { headers: bearer })
-        )
-        if (response.status !== 200) throw new Error(`example: ${response.status} ${await response.text()}`)
-        await response.arrayBuffer()
-      }
+      for (let i = 0; i < ops; i++) await example.read()
     }
   }
   const app = await compare(

@@ -34,11 +34,10 @@ import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer, References } from "effect"
-import { AppLayer } from "../examples/api/test/client.ts"
-import { HttpApp } from "../packages/http/src/index.ts"
 import * as Telemetry from "../packages/telemetry/src/Telemetry.ts"
 import * as TelemetryConfig from "../packages/telemetry/src/TelemetryConfig.ts"
 import type { Comparison } from "./harness.ts"
+import { exampleInProcess } from "./load/inProcess.ts"
 import { cpuMillis, keys, prepare, type Running, startOurs, stop } from "./load/servers.ts"
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 3)
@@ -314,35 +313,13 @@ const inProcessBench = async (url: string): Promise<ReadonlyArray<Comparison>> =
     { serviceName: "example-api-bench" }
   )
   const make = async <A>(telemetry: Layer.Layer<A>) => {
-    // Merged into the app's output, as the runner provides it around the whole
-    // server: Effect's HTTP tracer, which opens the server span, runs outside
-    // the app's layer and sees only what the web handler's runtime holds.
-    const app = HttpApp.toWebHandler(AppLayer().pipe(Layer.provideMerge(telemetry)))
-    const call = async (path: string, init: RequestInit = {}) => {
-      const response = await app.handler(new Request(`http://localhost${path}`, init))
-      const text = await response.text()
-      if (response.status >= 300) throw new Error(`${path}: ${response.status} ${text}`)
-      return JSON.parse(text) as Record<string, string>
-    }
-    const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-      call(path, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify(body)
-      })
-    const account = {
-      email: `reader-${crypto.randomUUID()}@example.test`,
-      password: "Correct-Horse-Battery-Staple-42"
-    }
-    await post("/api/v1/auth/register", account)
-    const headers = { authorization: `Bearer ${(await post("/api/v1/auth/login", account)).access_token}` }
-    const { id } = await post("/api/v1/items", { name: "Saw", price: 12.5, quantity: 3 }, headers)
+    const app = await exampleInProcess(telemetry)
     const phase = async (perLoop: number) => {
       const cpu = process.cpuUsage()
       const begin = performance.now()
       await Promise.all(
         Array.from({ length: connections }, async () => {
-          for (let i = 0; i < perLoop; i++) await call(`/api/v1/items/${id}`, { headers })
+          for (let i = 0; i < perLoop; i++) await app.read()
         })
       )
       const used = process.cpuUsage(cpu)
