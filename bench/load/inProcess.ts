@@ -16,8 +16,8 @@ export interface InProcess {
 
 /**
  * `observability` is merged into the app's output, as the runner provides it
- * around the whole server: Effect's HTTP tracer, which opens the server span,
- * runs outside the app's layer and sees only what the handler's runtime holds.
+ * around the whole server: the pipeline that opens the server span runs with
+ * the server's context, not the app layer's.
  */
 export const exampleInProcess = async <A>(observability: Layer.Layer<A>): Promise<InProcess> => {
   const { handler, dispose } = HttpApp.toWebHandler(AppLayer().pipe(Layer.provideMerge(observability)))

@@ -26,10 +26,10 @@
  * @since 0.1.0
  */
 import * as SecureRandomPool from "@org/core/SecureRandomPool"
-import * as Context from "effect/Context"
 import * as SecureRandom from "effect/crypto/SecureRandom"
 import * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
+import { constTrue } from "effect/Function"
 import type * as Etag from "effect/http/Etag"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import type * as HttpClient from "effect/http/HttpClient"
@@ -239,9 +239,9 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
         templates === undefined
           ? table
           : {
-              add: (method, path) => {
+              add: (method, path, redactedParams) => {
                 table.add(method, path)
-                templates.add(method, path)
+                templates.add(method, path, redactedParams)
               },
               allowedMethods: table.allowedMethods
             }
@@ -310,7 +310,11 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
             const observed =
               templates === undefined
                 ? identified
-                : HttpObservability.middleware({ templates, metrics: observability?.metrics })(identified)
+                : HttpObservability.middleware({
+                    templates,
+                    metrics: observability?.metrics,
+                    untracedPaths: observability?.untracedPaths
+                  })(identified)
             return forwarded === undefined ? observed : forwarded(observed)
           }
         }),
@@ -318,20 +322,9 @@ export const layer = <Id extends string, Groups extends HttpApiGroup.Constraint,
       )
       const served = Layer.provide(routes, pipeline)
       if (templates === undefined) return served
-      // The server opens the span before the pipeline runs: it reads these from the app's context.
-      return Layer.merge(
-        served,
-        Layer.succeedContext(
-          Context.make(HttpMiddleware.SpanNameGenerator, HttpObservability.spanNameGenerator(templates)).pipe(
-            Context.add(
-              HttpMiddleware.TracerDisabledWhen,
-              HttpObservability.untraced(
-                observability?.untracedPaths ?? HttpObservability.defaultUntracedPaths
-              )
-            )
-          )
-        )
-      )
+      // The pipeline opens the server span (HttpObservability): Effect's
+      // server, which reads this from the app's context, opens none.
+      return Layer.merge(served, Layer.succeed(HttpMiddleware.TracerDisabledWhen)(constTrue))
     })
   )
 

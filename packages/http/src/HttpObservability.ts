@@ -2,20 +2,27 @@
  * Traces and metrics at the HTTP edge, with OpenTelemetry semantic-convention
  * names.
  *
- * Traces: Effect's server (`HttpMiddleware.tracer`, applied by the server
- * itself) already opens one `server` span per request, continues a caller's
- * W3C `traceparent`/`tracestate`, records `http.request.method`, `url.*`,
- * `server.address`/`server.port`, `user_agent.original`,
- * `http.response.status_code` and `http.route`, and fails the span on a 5xx.
- * This module configures it rather than adding a second tracer: the span is
- * named `<METHOD> <route template>` (`GET /api/v1/items/:id`; `GET` alone for
- * a path no route serves), paths under `untracedPaths` (health, `/metrics`)
- * get no span, and a problem response records its `type` URI as
- * `problem.type`. `RequestId` adds `http.request.id`. `user_agent.original`
- * is cut to `maxUserAgentLength` characters, and `url.scheme` is the
- * request's `protocol`: the transport's, or the `X-Forwarded-Proto` of a
- * trusted proxy (`HttpApp.Options.trustedProxies`), never a header of any
- * other caller.
+ * Traces: one `server` span per request, opened by this module's middleware
+ * (outermost in `HttpApp`'s pipeline) in place of Effect's server tracer,
+ * which `HttpApp` turns off (`HttpMiddleware.TracerDisabledWhen`): the kit
+ * knows the route template, the scheme and the client address already, so
+ * the span costs no second URL parse and no pass over the headers. It
+ * continues a caller's W3C `traceparent`/`tracestate`, is named
+ * `<METHOD> <route template>` (`GET /api/v1/items/:id`; `GET` alone for a
+ * path no route serves; `HTTP` for a method the conventions do not name),
+ * and records the conventions' attributes:
+ * `http.request.method` (`_OTHER` plus `http.request.method_original` for a
+ * method the conventions do not name), `http.route`, `url.path` (a route's
+ * `redactedParams` as `REDACTED`), `url.query` (every value `REDACTED`:
+ * queries may carry secrets), `url.scheme` (the transport's, or a trusted
+ * proxy's `X-Forwarded-Proto`, never another caller's header),
+ * `server.address`/`server.port` (from a well-formed `Host`),
+ * `client.address`, `user_agent.original` (cut to `maxUserAgentLength`),
+ * `http.response.status_code`, `error.type` (the status of a 5xx) and
+ * `problem.type` for a problem response. A 5xx or an interruption fails the
+ * span; a 4xx does not (the caller's mistake). `RequestId` adds `http.request.id`. Paths under `untracedPaths`
+ * (health, `/metrics`) get no span, and with no tracer installed (Effect's
+ * native one) or `References.TracerEnabled` off no span is made at all.
  *
  * Metrics (Effect `Metric`, so both the OTLP exporter and `Metrics.route`
  * see them):
@@ -34,16 +41,21 @@
  *
  * @since 0.3.0
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FindMyWay from "effect/http/FindMyWay"
 import type * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerError from "effect/http/HttpServerError"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import type * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as HttpTraceContext from "effect/http/HttpTraceContext"
+import * as UrlParams from "effect/http/UrlParams"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
@@ -134,38 +146,63 @@ export interface Options {
  * @category models
  */
 export interface RouteTemplates {
-  readonly add: (method: string, path: string) => void
+  /**
+   * Records a route. `redactedParams` are the path params whose values are
+   * secret, as `HttpRouter.add`'s option of that name: `url.path` shows them
+   * as `REDACTED`.
+   */
+  readonly add: (method: string, path: string, redactedParams?: ReadonlyArray<string> | undefined) => void
   /** The template serving `method` at `url` (a path, maybe with a query). */
   readonly find: (method: string, url: string) => string | undefined
-}
-
-// The template of each request in flight, by the request's source (kept by
-// `request.modify`): the span name is found when the server opens the span,
-// the metrics reuse it at the end. `null` when no route serves the request.
-const matched = new WeakMap<object, string | null>()
-
-/**
- * The template serving a request, looked up once per request: the span name
- * and the metrics of one request share the lookup.
- *
- * @since 0.4.0
- * @category models
- */
-export const routeOf = (
-  templates: RouteTemplates,
-  request: HttpServerRequest.HttpServerRequest
-): string | undefined => {
-  const known = matched.get(request.source)
-  if (known !== undefined) return known ?? undefined
-  const found = templates.find(request.method, request.url)
-  matched.set(request.source, found ?? null)
-  return found
+  /**
+   * The path of `url` for a span's `url.path`: as sent, or, when `template`
+   * (the one `find` gave) has redacted params, with their values replaced by
+   * `REDACTED`.
+   */
+  readonly path: (method: string, url: string, template: string | undefined) => string
 }
 
 const allMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY"] as const
 
+const pathOf = (url: string): string => {
+  const query = url.indexOf("?")
+  const fragment = url.indexOf("#")
+  const end = query === -1 ? fragment : fragment === -1 ? query : Math.min(query, fragment)
+  return end === -1 ? url : url.slice(0, end)
+}
+
+// A segment that is one plain named param (`:id`); anything else holding a
+// param (several in one segment, a regex constraint, an optional param, a
+// wildcard) is redacted whole when its route redacts anything.
+const plainParam = /^:([^:(*?.-]+)$/
+
+const redactPath = (
+  template: string,
+  params: Readonly<Record<string, string | undefined>>,
+  secret: ReadonlySet<string>
+): string =>
+  template
+    .split("/")
+    .map((segment) => {
+      if (!segment.includes(":") && !segment.includes("*")) return segment
+      const name = plainParam.exec(segment)?.[1]
+      const value = name === undefined || secret.has(name) ? undefined : params[name]
+      return value === undefined || !value.isWellFormed() ? "REDACTED" : encodeURIComponent(value)
+    })
+    .join("/")
+
 /**
  * An empty `RouteTemplates`, matching paths as the served router does.
+ *
+ * @example
+ * ```ts
+ * import { HttpObservability } from "@org/http"
+ *
+ * const templates = HttpObservability.makeRouteTemplates({ caseSensitive: true })
+ * templates.add("GET", "/hooks/:id/:secret", ["secret"])
+ * templates.find("GET", "/hooks/7/abc") // "/hooks/:id/:secret"
+ * templates.path("GET", "/hooks/7/abc", "/hooks/:id/:secret") // "/hooks/7/REDACTED"
+ * ```
  *
  * @since 0.3.0
  * @category constructors
@@ -173,31 +210,42 @@ const allMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", 
 export const makeRouteTemplates = (config: Partial<FindMyWay.RouterConfig>): RouteTemplates => {
   const router = FindMyWay.make<string>(config)
   const seen = new Set<string>()
+  // template -> the names of its secret params
+  const redacted = new Map<string, Set<string>>()
   const on = (method: string, path: string, template: string) => {
     const key = `${method} ${path}`
     if (seen.has(key)) return
     seen.add(key)
     router.on(method, path as HttpRouter.PathInput, template)
   }
+  const lookup = (method: string, url: string) =>
+    // The router answers HEAD with the GET route.
+    router.find(method, url) ?? (method === "HEAD" ? router.find("GET", url) : undefined)
   return {
-    add: (method, path) => {
+    add: (method, path, redactedParams) => {
+      if (redactedParams !== undefined && redactedParams.length > 0) {
+        const names = redacted.get(path) ?? new Set()
+        for (const name of redactedParams) names.add(name)
+        redacted.set(path, names)
+      }
       for (const target of method === "*" ? allMethods : [method]) {
         on(target, path, path)
         // As the router: `/x/*` also serves `/x`.
         if (path.endsWith("/*")) on(target, path.slice(0, -2), path)
       }
     },
-    find: (method, url) => {
-      const found = router.find(method, url)
-      if (found !== undefined) return found.handler
-      // The router answers HEAD with the GET route.
-      return method === "HEAD" ? router.find("GET", url)?.handler : undefined
+    find: (method, url) => lookup(method, url)?.handler,
+    path: (method, url, template) => {
+      const secret = template === undefined ? undefined : redacted.get(template)
+      if (secret === undefined) return pathOf(url)
+      const found = lookup(method, url)
+      return found === undefined ? pathOf(url) : redactPath(template!, found.params, secret)
     }
   }
 }
 
 // -----------------------------------------------------------------------------
-// Tracing configuration
+// Tracing
 // -----------------------------------------------------------------------------
 
 // The methods the conventions name; any other is `_OTHER` (bounded cardinality).
@@ -216,26 +264,15 @@ const knownMethods: ReadonlySet<string> = new Set([
 
 const methodOf = (method: string): string => (knownMethods.has(method) ? method : "_OTHER")
 
-const pathOf = (url: string): string => {
-  const end = url.search(/[?#]/)
-  return end === -1 ? url : url.slice(0, end)
-}
-
 /**
- * The server span name of a request: `<METHOD> <template>`, or the method
- * alone when no route serves the path (names stay few whatever the paths).
- *
- * @since 0.3.0
- * @category tracing
+ * The server span names of one app, `<METHOD> <template>` or the method
+ * alone when no route serves the path (names stay few whatever the paths),
+ * each built once. A method the conventions do not name is `HTTP`.
  */
-export const spanNameGenerator = (
-  templates: RouteTemplates
-): ((request: HttpServerRequest.HttpServerRequest) => string) => {
-  // Built once per method and template.
+const spanNames = (): ((method: string, template: string | undefined) => string) => {
   const names = new Map<string, Map<string, string>>()
-  return (request) => {
-    const method = methodOf(request.method)
-    const template = routeOf(templates, request)
+  return (known, template) => {
+    const method = known === "_OTHER" ? "HTTP" : known
     if (template === undefined) return method
     let byTemplate = names.get(method)
     if (byTemplate === undefined) {
@@ -264,6 +301,30 @@ export const untraced =
     const path = pathOf(request.url)
     return paths.some((p) => path === p || (path.startsWith(p) && path.charCodeAt(p.length) === 47))
   }
+
+const everyName: ReadonlyArray<RegExp> = [/(?:)/]
+
+// The query of a request target, every value redacted; "" for none.
+const queryOf = (url: string): string => {
+  const start = url.indexOf("?")
+  if (start === -1) return ""
+  const end = url.indexOf("#", start)
+  return UrlParams.redactUrl(end === -1 ? url.slice(start) : url.slice(start, end), everyName).slice(1)
+}
+
+// A `Host` of a registered name, IPv4 or bracketed IPv6 address, with an
+// optional port: anything else records no `server.*` attributes.
+const hostPattern = /^(?:\[([0-9A-Fa-f:.]{2,45})\]|([A-Za-z0-9.-]{1,253}))(?::(\d{1,5}))?$/
+const defaultPorts: Readonly<Record<string, number>> = { http: 80, https: 443 }
+
+const addServerAttributes = (span: Tracer.Span, host: string | undefined, scheme: string): void => {
+  if (host === undefined) return
+  const parts = hostPattern.exec(host)
+  if (parts === null) return
+  const port = parts[3] === undefined ? defaultPorts[scheme] : Number(parts[3])
+  span.attribute("server.address", (parts[1] ?? parts[2]!).toLowerCase())
+  if (port !== undefined && port <= 65535) span.attribute("server.port", port)
+}
 
 // -----------------------------------------------------------------------------
 // Metrics
@@ -419,25 +480,6 @@ export const countRefusal = (status: number, reason: RefusalReason, policy?: str
 const schemeOf = (request: HttpServerRequest.HttpServerRequest): string =>
   request.protocol ?? (request.originalUrl.startsWith("https:") ? "https" : "http")
 
-// Effect's tracer records `user_agent.original` and the `url.*` attributes
-// once this middleware has returned, from the request as the server got it
-// (before any proxy headers were applied). The span's own `attribute` is
-// wrapped, for this request only, so those values are bounded and carry the
-// scheme the app saw.
-const guardAttributes = (span: Tracer.Span, scheme: string): void => {
-  const attribute = span.attribute
-  span.attribute = (key, value) => {
-    if (key === "user_agent.original" && typeof value === "string" && value.length > maxUserAgentLength) {
-      return attribute.call(span, key, value.slice(0, maxUserAgentLength))
-    }
-    if (key === "url.scheme") return attribute.call(span, key, scheme)
-    if (key === "url.full" && typeof value === "string" && !value.startsWith(`${scheme}:`)) {
-      return attribute.call(span, key, `${scheme}${value.slice(value.indexOf(":"))}`)
-    }
-    return attribute.call(span, key, value)
-  }
-}
-
 const contentLengthOf = (value: string | undefined): number | undefined => {
   if (value === undefined) return undefined
   const n = Number(value)
@@ -464,16 +506,93 @@ const problemTypeOf = (response: HttpServerResponse.HttpServerResponse): Option.
   return Option.map(decodeProblemType(body.text ?? new TextDecoder().decode(body.body)), (p) => p.type)
 }
 
+// The failure a server span ends with for a 5xx answer, which the
+// conventions count as a server error: no stack, the span's name and the
+// status as the message.
+const serverError = (name: string, status: number) => ({
+  name: "HttpServerErrorStatus",
+  message: `${name} answered ${status}`
+})
+
+const endSpan = (
+  span: Tracer.Span,
+  name: string,
+  endTime: bigint,
+  exit: Exit.Exit<HttpServerResponse.HttpServerResponse, unknown>,
+  request: HttpServerRequest.HttpServerRequest,
+  facts: {
+    readonly method: string
+    readonly scheme: string
+    readonly template: string | undefined
+    readonly templates: RouteTemplates
+  }
+): void => {
+  // An interrupted request (the client went away) sent no response.
+  const interrupted = Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+  const response = Exit.isSuccess(exit)
+    ? exit.value
+    : interrupted
+      ? undefined
+      : HttpServerError.causeResponseStripped(exit.cause)[0]
+  if (span.sampled) {
+    span.attribute("http.request.method", facts.method)
+    if (facts.method !== request.method) span.attribute("http.request.method_original", request.method)
+    if (facts.template !== undefined) span.attribute("http.route", facts.template)
+    span.attribute("url.path", facts.templates.path(request.method, request.url, facts.template))
+    const query = queryOf(request.url)
+    if (query !== "") span.attribute("url.query", query)
+    span.attribute("url.scheme", facts.scheme)
+    addServerAttributes(span, request.headers.host, facts.scheme)
+    if (Option.isSome(request.remoteAddress)) span.attribute("client.address", request.remoteAddress.value)
+    const agent = request.headers["user-agent"]
+    if (agent !== undefined) {
+      span.attribute(
+        "user_agent.original",
+        agent.length > maxUserAgentLength ? agent.slice(0, maxUserAgentLength) : agent
+      )
+    }
+    if (response !== undefined) {
+      span.attribute("http.response.status_code", response.status)
+      // The conventions' error class of a server error: its status code.
+      if (response.status >= 500) span.attribute("error.type", String(response.status))
+      const type = problemTypeOf(response)
+      if (Option.isSome(type)) span.attribute("problem.type", type.value)
+    }
+  }
+  if (Exit.isSuccess(exit)) {
+    span.end(endTime, exit.value.status >= 500 ? Exit.fail(serverError(name, exit.value.status)) : exit)
+  } else {
+    span.end(endTime, exit)
+  }
+}
+
 /**
- * The edge middleware, outermost in `HttpApp`'s pipeline: records the
- * metrics of every request and puts `problem.type` on the server span of a
- * problem response. The span itself is Effect's (see the module doc).
+ * The edge middleware, outermost in `HttpApp`'s pipeline: opens the server
+ * span of a request (see the module doc) and records the metrics of every
+ * request. One route lookup serves the span name, `http.route` and the
+ * metrics' labels.
+ *
+ * @example
+ * ```ts
+ * import { HttpObservability } from "@org/http"
+ * import { Effect } from "effect"
+ * import { HttpServerResponse } from "effect/http"
+ *
+ * const templates = HttpObservability.makeRouteTemplates({ caseSensitive: true })
+ * templates.add("GET", "/hello")
+ * const observed = HttpObservability.middleware({ templates })(Effect.succeed(HttpServerResponse.text("hi")))
+ * ```
  *
  * @since 0.3.0
  * @category middleware
  */
 export const middleware =
-  (options: { readonly templates: RouteTemplates; readonly metrics?: boolean | undefined }) =>
+  (options: {
+    readonly templates: RouteTemplates
+    readonly metrics?: boolean | undefined
+    /** As `Options.untracedPaths`. */
+    readonly untracedPaths?: ReadonlyArray<string> | undefined
+  }) =>
   <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<
@@ -481,42 +600,50 @@ export const middleware =
     E,
     R | HttpServerRequest.HttpServerRequest | Scope.Scope
   > => {
+    const { templates } = options
     const recordMetrics = options.metrics !== false
+    const isUntraced = untraced(options.untracedPaths ?? defaultUntracedPaths)
+    const nameOf = spanNames()
     return Effect.withFiber((fiber) => {
       const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
-      const parent = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
-      const span =
-        parent !== undefined && parent._tag === "Span" && parent.kind === "server" && parent.sampled
-          ? parent
-          : undefined
-      if (!recordMetrics && span === undefined) return app
+      // Effect's native tracer has no backend: its spans could not be seen.
+      const traced =
+        fiber.getRef(References.TracerEnabled) &&
+        fiber.getRef(Tracer.Tracer) !== Tracer.nativeTracer &&
+        !isUntraced(request)
+      if (!recordMetrics && !traced) return app
       const clock = fiber.getRef(Clock.Clock)
       const start = clock.currentTimeNanosUnsafe()
       const method = methodOf(request.method)
       const scheme = schemeOf(request)
-      if (span !== undefined) guardAttributes(span, scheme)
+      const template = templates.find(request.method, request.url)
       const active = recordMetrics ? activeOf(scheme, method) : undefined
       active?.modifyUnsafe(1, fiber.context)
-      return Effect.onExit(app, (exit) =>
-        Effect.sync(() => {
-          active?.modifyUnsafe(-1, fiber.context)
-          // An interrupted request (client gone) sent nothing to measure.
-          if (!Exit.isSuccess(exit)) return
-          const response = exit.value
-          if (span !== undefined) {
-            const type = problemTypeOf(response)
-            if (Option.isSome(type)) span.attribute("problem.type", type.value)
-          }
-          if (!recordMetrics) return
-          const route = routeOf(options.templates, request) ?? ""
-          const series = seriesOf(scheme, method, route, response.status)
-          const context = fiber.context
-          series.duration.updateUnsafe(Number(clock.currentTimeNanosUnsafe() - start) / 1e9, context)
-          const requestSize = contentLengthOf(request.headers["content-length"])
-          if (requestSize !== undefined) series.requestSize.updateUnsafe(requestSize, context)
-          const responseSize = responseBodySize(response)
-          if (responseSize !== undefined) series.responseSize.updateUnsafe(responseSize, context)
-        })
-      )
+      const observe = (span: Tracer.Span | undefined, name: string) =>
+        // Not `Effect.withParentSpan`: it captures a stack trace per call (about 8 us).
+        Effect.onExit(
+          span === undefined ? app : Effect.provideService(app, Tracer.ParentSpan, span),
+          (exit) =>
+            Effect.sync(() => {
+              const end = clock.currentTimeNanosUnsafe()
+              active?.modifyUnsafe(-1, fiber.context)
+              if (span !== undefined)
+                endSpan(span, name, end, exit, request, { method, scheme, template, templates })
+              // An interrupted request (client gone) sent nothing to measure.
+              if (!recordMetrics || !Exit.isSuccess(exit)) return
+              const response = exit.value
+              const series = seriesOf(scheme, method, template ?? "", response.status)
+              const context = fiber.context
+              series.duration.updateUnsafe(Number(end - start) / 1e9, context)
+              const requestSize = contentLengthOf(request.headers["content-length"])
+              if (requestSize !== undefined) series.requestSize.updateUnsafe(requestSize, context)
+              const responseSize = responseBodySize(response)
+              if (responseSize !== undefined) series.responseSize.updateUnsafe(responseSize, context)
+            })
+        )
+      const name = nameOf(method, template)
+      if (!traced) return observe(undefined, name)
+      const parent = Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers))
+      return Effect.flatMap(Effect.makeSpan(name, { kind: "server", parent }), (span) => observe(span, name))
     })
   }

@@ -55,7 +55,11 @@ describe("HttpObservability", () => {
       assert.strictEqual(attributes.get("server.port"), 8443)
       assert.strictEqual(attributes.get("user_agent.original"), "probe/1.0")
       assert.strictEqual(attributes.get("http.request.id"), "req-123")
+      // Queries may carry secrets: every value is redacted, and a server span has no url.full.
+      assert.strictEqual(attributes.get("url.query"), "secret=REDACTED")
+      assert.isFalse(attributes.has("url.full"))
       assert.isFalse(attributes.has("problem.type"))
+      assert.isFalse(attributes.has("error.type"))
       assert.strictEqual(span.status._tag, "Ended")
       assert.isTrue(span.status._tag === "Ended" && span.status.exit._tag === "Success")
     }).pipe(Effect.scoped)
@@ -103,6 +107,7 @@ describe("HttpObservability", () => {
       assert.strictEqual(span.name, "GET /boom")
       assert.strictEqual(span.attributes.get("http.response.status_code"), 500)
       assert.strictEqual(span.attributes.get("problem.type"), "/docs/problems#internal")
+      assert.strictEqual(span.attributes.get("error.type"), "500")
       assert.isTrue(span.status._tag === "Ended" && span.status.exit._tag === "Failure")
     }).pipe(Effect.scoped)
   )
@@ -165,6 +170,71 @@ describe("HttpObservability", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("records a route's redactedParams as REDACTED in url.path", () =>
+    Effect.gen(function* () {
+      const hook = HttpRouter.add("GET", "/hooks/:id/:secret", HttpServerResponse.text("ok"), {
+        redactedParams: ["secret"]
+      })
+      const { traces, app } = tracedApp({ routes: [hook] })
+      const client = yield* serve(app)
+      assert.strictEqual((yield* client.call("GET", "/hooks/h%207/s3cret-value?x=1")).status, 200)
+      const span = only(traces.spans)
+      assert.strictEqual(span.name, "GET /hooks/:id/:secret")
+      assert.strictEqual(span.attributes.get("url.path"), "/hooks/h%207/REDACTED")
+      assert.strictEqual(span.attributes.get("url.query"), "x=REDACTED")
+      assert.notInclude(JSON.stringify([...span.attributes]), "s3cret")
+    }).pipe(Effect.scoped)
+  )
+
+  it("redacts whole any segment of a redacting route it cannot split safely", () => {
+    const templates = HttpObservability.makeRouteTemplates({ caseSensitive: true })
+    templates.add("GET", "/a/:x-:y", ["y"])
+    templates.add("GET", "/files/:owner/*", ["*"])
+    templates.add("GET", "/open/:id")
+    const path = (url: string) => templates.path("GET", url, templates.find("GET", url))
+    assert.strictEqual(path("/a/one-two"), "/a/REDACTED")
+    assert.strictEqual(path("/files/ann/secret/dir/file.txt"), "/files/ann/REDACTED")
+    // HEAD is served by the GET route, with its redactions.
+    assert.strictEqual(
+      templates.path("HEAD", "/files/ann/x", templates.find("HEAD", "/files/ann/x")),
+      "/files/ann/REDACTED"
+    )
+    // Routes without redacted params keep the path as sent.
+    assert.strictEqual(path("/open/7?q=1"), "/open/7")
+    assert.strictEqual(path("/nowhere/7"), "/nowhere/7")
+  })
+
+  it.effect("server.address and server.port come from a well-formed Host only", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp()
+      const client = yield* serve(app)
+      const hostOf = (host: string) =>
+        Effect.gen(function* () {
+          traces.clear()
+          yield* client.send(new Request(`http://localhost/widgets/${knownId}`, { headers: { host } }))
+          const attributes = only(traces.spans).attributes
+          return [attributes.get("server.address"), attributes.get("server.port")]
+        })
+      assert.deepStrictEqual(yield* hostOf("[::1]:8080"), ["::1", 8080])
+      assert.deepStrictEqual(yield* hostOf("API.Example.TEST"), ["api.example.test", 80])
+      assert.deepStrictEqual(yield* hostOf("bad host:80"), [undefined, undefined])
+      assert.deepStrictEqual(yield* hostOf("example.test:99999"), ["example.test", undefined])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("a method the conventions do not name is _OTHER, with the original kept", () =>
+    Effect.gen(function* () {
+      const { traces, app } = tracedApp()
+      const client = yield* serve(app)
+      const reply = yield* client.call("PURGE", `/widgets/${knownId}`)
+      assert.strictEqual(reply.status, 405)
+      const span = only(traces.spans)
+      assert.strictEqual(span.name, "HTTP")
+      assert.strictEqual(span.attributes.get("http.request.method"), "_OTHER")
+      assert.strictEqual(span.attributes.get("http.request.method_original"), "PURGE")
+    }).pipe(Effect.scoped)
+  )
+
   it("matches templates as the router does", () => {
     const templates = HttpObservability.makeRouteTemplates({ caseSensitive: true })
     templates.add("GET", "/items/:id")
@@ -190,97 +260,99 @@ describe("HttpObservability", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.effect("url.scheme is a trusted proxy's X-Forwarded-Proto, never an untrusted caller's", () =>
-    Effect.gen(function* () {
-      const traces = SpanRecorder.make()
-      const app = HttpApp.layer({
-        api: Api,
-        handlers: handlers(),
-        accessLog: false,
-        trustedProxies: [IpNetwork.fromStringUnsafe("10.0.0.0/8")]
-      }).pipe(Layer.provideMerge(Logger.layer([])), Layer.provideMerge(traces.layer))
-      // The transport peer of each request, from a test header (the in-memory server has none).
-      const { dispose, handler } = HttpRouter.toWebHandler(
-        app.pipe(Layer.provide(HttpServer.layerServices)),
-        {
-          disableLogger: true,
-          routerConfig: { caseSensitive: true },
-          middleware: (inner) =>
-            Effect.updateService(inner, HttpServerRequest.HttpServerRequest, (request) => {
-              const peer = Option.some(request.headers["x-test-peer"] ?? "")
-              return request.modify({ remoteAddress: peer, peerAddress: peer })
-            })
-        }
-      )
-      yield* Effect.addFinalizer(() => Effect.promise(dispose))
-      const send = (peer: string) =>
-        Effect.promise(() =>
-          handler(
-            new Request(`http://api.example.test/widgets/${knownId}`, {
-              headers: {
-                "x-test-peer": peer,
-                "x-forwarded-for": "198.51.100.7",
-                "x-forwarded-proto": "https"
-              }
-            })
-          )
+  it.effect(
+    "url.scheme and client.address are a trusted proxy's X-Forwarded-*, never an untrusted caller's",
+    () =>
+      Effect.gen(function* () {
+        const traces = SpanRecorder.make()
+        const app = HttpApp.layer({
+          api: Api,
+          handlers: handlers(),
+          accessLog: false,
+          trustedProxies: [IpNetwork.fromStringUnsafe("10.0.0.0/8")]
+        }).pipe(Layer.provideMerge(Logger.layer([])), Layer.provideMerge(traces.layer))
+        // The transport peer of each request, from a test header (the in-memory server has none).
+        const { dispose, handler } = HttpRouter.toWebHandler(
+          app.pipe(Layer.provide(HttpServer.layerServices)),
+          {
+            disableLogger: true,
+            routerConfig: { caseSensitive: true },
+            middleware: (inner) =>
+              Effect.updateService(inner, HttpServerRequest.HttpServerRequest, (request) => {
+                const peer = Option.some(request.headers["x-test-peer"] ?? "")
+                return request.modify({ remoteAddress: peer, peerAddress: peer })
+              })
+          }
         )
-      const schemes = Effect.map(Metric.snapshot, (metrics) =>
-        metrics
-          .filter(
-            (metric) =>
-              metric.id === HttpObservability.metricNames.requestDuration &&
-              metric.attributes?.["http.route"] === "/widgets/:id"
+        yield* Effect.addFinalizer(() => Effect.promise(dispose))
+        const send = (peer: string) =>
+          Effect.promise(() =>
+            handler(
+              new Request(`http://api.example.test/widgets/${knownId}`, {
+                headers: {
+                  "x-test-peer": peer,
+                  "x-forwarded-for": "198.51.100.7",
+                  "x-forwarded-proto": "https"
+                }
+              })
+            )
           )
-          .map((metric) => String(metric.attributes?.["url.scheme"]))
-      )
-      const before = yield* schemes
+        const schemes = Effect.map(Metric.snapshot, (metrics) =>
+          metrics
+            .filter(
+              (metric) =>
+                metric.id === HttpObservability.metricNames.requestDuration &&
+                metric.attributes?.["http.route"] === "/widgets/:id"
+            )
+            .map((metric) => String(metric.attributes?.["url.scheme"]))
+        )
+        const before = yield* schemes
 
-      assert.strictEqual((yield* send("10.0.0.1")).status, 200)
-      const trusted = only(traces.spans)
-      assert.strictEqual(trusted.attributes.get("url.scheme"), "https")
-      assert.match(String(trusted.attributes.get("url.full")), /^https:\/\//)
-      assert.includeMembers(yield* schemes, ["https"])
+        assert.strictEqual((yield* send("10.0.0.1")).status, 200)
+        const trusted = only(traces.spans)
+        assert.strictEqual(trusted.attributes.get("url.scheme"), "https")
+        // The client behind the trusted proxy, not the proxy.
+        assert.strictEqual(trusted.attributes.get("client.address"), "198.51.100.7")
+        assert.includeMembers(yield* schemes, ["https"])
 
-      traces.clear()
-      assert.strictEqual((yield* send("203.0.113.9")).status, 200)
-      const untrusted = only(traces.spans)
-      assert.strictEqual(untrusted.attributes.get("url.scheme"), "http")
-      assert.match(String(untrusted.attributes.get("url.full")), /^http:\/\//)
-      assert.isTrue(before.every((scheme) => scheme !== "https"))
-    }).pipe(Effect.scoped)
+        traces.clear()
+        assert.strictEqual((yield* send("203.0.113.9")).status, 200)
+        const untrusted = only(traces.spans)
+        assert.strictEqual(untrusted.attributes.get("url.scheme"), "http")
+        assert.strictEqual(untrusted.attributes.get("client.address"), "203.0.113.9")
+        assert.isTrue(before.every((scheme) => scheme !== "https"))
+      }).pipe(Effect.scoped)
   )
 
-  it.effect("looks the route up once per request, for the span name and the metrics", () =>
+  it.effect("looks the route up once per request, for the span name, http.route and the metrics", () =>
     Effect.gen(function* () {
       const routes = HttpObservability.makeRouteTemplates({ caseSensitive: true })
       routes.add("GET", "/widgets/:id")
       let lookups = 0
       const templates: HttpObservability.RouteTemplates = {
-        add: routes.add,
+        ...routes,
         find: (method, url) => {
           lookups++
           return routes.find(method, url)
         }
       }
-      const request = HttpServerRequest.fromWeb(new Request("http://localhost/widgets/w-1"))
       const tracer = SpanRecorder.make()
-      const name = HttpObservability.spanNameGenerator(templates)(request)
-      assert.strictEqual(name, "GET /widgets/:id")
-      const response = yield* HttpObservability.middleware({ templates })(
-        Effect.succeed(HttpServerResponse.empty())
-      ).pipe(
-        Effect.withSpan(name, { kind: "server" }),
-        Effect.provideService(HttpServerRequest.HttpServerRequest, request),
-        Effect.provide(tracer.layer),
-        Effect.scoped
-      )
-      assert.strictEqual(response.status, 204)
+      const observed = HttpObservability.middleware({ templates })(Effect.succeed(HttpServerResponse.empty()))
+      const send = (url: string) =>
+        observed.pipe(
+          Effect.provideService(
+            HttpServerRequest.HttpServerRequest,
+            HttpServerRequest.fromWeb(new Request(url))
+          ),
+          Effect.provide(tracer.layer),
+          Effect.scoped
+        )
+      assert.strictEqual((yield* send("http://localhost/widgets/w-1")).status, 204)
       assert.strictEqual(lookups, 1)
-      // Another request (another source) is looked up again.
-      HttpObservability.spanNameGenerator(templates)(
-        HttpServerRequest.fromWeb(new Request("http://localhost/widgets/w-2"))
-      )
+      const span = only(tracer.spans)
+      assert.strictEqual(span.name, "GET /widgets/:id")
+      assert.strictEqual(span.attributes.get("http.route"), "/widgets/:id")
+      yield* send("http://localhost/widgets/w-2")
       assert.strictEqual(lookups, 2)
     })
   )

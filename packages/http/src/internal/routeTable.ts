@@ -22,7 +22,8 @@ const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QU
 
 /** @internal */
 export interface RouteTable {
-  readonly add: (method: string, path: string) => void
+  /** `redactedParams` as `HttpRouter.add`'s option of that name. */
+  readonly add: (method: string, path: string, redactedParams?: ReadonlyArray<string> | undefined) => void
   readonly allowedMethods: (url: string) => ReadonlyArray<string>
 }
 
@@ -72,14 +73,24 @@ export const recording = (
     prefixed: (next) => recording(router.prefixed(next), table, HttpRouter.prefixPath(next, prefix)),
     add: (method, path, handler, options) =>
       Effect.andThen(
-        Effect.sync(() => table.add(method, prefix === "" ? path : HttpRouter.prefixPath(path, prefix))),
+        Effect.sync(() =>
+          table.add(
+            method,
+            prefix === "" ? path : HttpRouter.prefixPath(path, prefix),
+            options?.redactedParams
+          )
+        ),
         router.add(method, path, handler, options)
       ),
     addAll: (routes) =>
       Effect.andThen(
         Effect.sync(() => {
           for (const route of routes) {
-            table.add(route.method, prefix === "" ? route.path : HttpRouter.prefixPath(route.path, prefix))
+            table.add(
+              route.method,
+              prefix === "" ? route.path : HttpRouter.prefixPath(route.path, prefix),
+              route.redactedParams
+            )
           }
         }),
         router.addAll(routes)
