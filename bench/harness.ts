@@ -34,6 +34,29 @@ export const measure = async (
   return { name: bench.name, nsPerOp: times[Math.floor(times.length / 2)]! }
 }
 
+/**
+ * Several cases measured in turn, one sample of each per round (after a
+ * warm-up of each), so a slow moment of the machine hits all of them alike:
+ * the median nanoseconds per operation of each case, in order.
+ */
+export const measureInterleaved = async (
+  cases: ReadonlyArray<Case>,
+  options: { ops?: number; samples?: number } = {}
+): Promise<ReadonlyArray<number>> => {
+  const ops = options.ops ?? 10_000
+  const samples = options.samples ?? 15
+  for (const bench of cases) for (let i = 0; i < 3; i++) await bench.batch(ops)
+  const times = cases.map((): Array<number> => [])
+  for (let round = 0; round < samples; round++) {
+    for (const [i, bench] of cases.entries()) {
+      const start = performance.now()
+      await bench.batch(ops)
+      times[i]!.push(((performance.now() - start) * 1e6) / ops)
+    }
+  }
+  return times.map((sample) => sample.sort((a, b) => a - b)[Math.floor(sample.length / 2)]!)
+}
+
 export interface Comparison {
   readonly title: string
   readonly ours: Result

@@ -28,7 +28,7 @@ import { policy } from "../examples/api/src/domain/Policy.ts"
 import { Jwt, JwtKeys } from "../packages/auth/src/index.ts"
 import { RateLimiter, RevocationStore } from "../packages/core/src/index.ts"
 import { Authentication, HttpApp, RateLimit } from "../packages/http/src/index.ts"
-import { type Case, type Comparison, compare } from "./harness.ts"
+import { type Case, type Comparison, compare, measureInterleaved } from "./harness.ts"
 import { exampleInProcess } from "./load/inProcess.ts"
 
 const id = "01a2455f-a4d7-73db-9a34-4d2d14656642"
@@ -78,13 +78,28 @@ class StackApi extends HttpApp.api(
 class PipelineApi extends HttpApp.api(
   HttpApi.make("pipeline").add(HttpApiGroup.make("items").add(endpoint))
 ) {}
-const pipeline = HttpApp.toWebHandler(
-  HttpApp.layer({
-    api: PipelineApi,
-    accessLog: false,
-    handlers: HttpApiBuilder.group(PipelineApi, "items", (h) => h.handle("get", () => Effect.succeed(item)))
-  }).pipe(Layer.provide(TracingOff))
-)
+const pipelineWith = (options: { readonly observability?: false; readonly canonicalPaths?: false }) =>
+  HttpApp.toWebHandler(
+    HttpApp.layer({
+      api: PipelineApi,
+      accessLog: false,
+      ...options,
+      handlers: HttpApiBuilder.group(PipelineApi, "items", (h) => h.handle("get", () => Effect.succeed(item)))
+    }).pipe(Layer.provide(TracingOff))
+  )
+const pipeline = pipelineWith({})
+// The ledger's steps: the pipeline without route observability, and without canonical paths too.
+const pipelineNoObservability = pipelineWith({ observability: false })
+const pipelineCore = pipelineWith({ observability: false, canonicalPaths: false })
+
+// The pipeline with the group's `Authentication` and no rate limit.
+class AuthApi extends HttpApp.api(
+  HttpApi.make("auth").add(
+    HttpApiGroup.make("items")
+      .add(endpoint.annotateMerge(Authentication.requires(policy, "items:read")))
+      .middleware(Authentication.Authentication)
+  )
+) {}
 
 const setup = Effect.runPromise(
   Effect.gen(function* () {
@@ -114,7 +129,19 @@ const setup = Effect.runPromise(
         )
       }).pipe(Layer.provide(TracingOff))
     )
-    return { stack, authorization: `Bearer ${issued.token}` }
+    const authOnly = HttpApp.toWebHandler(
+      HttpApp.layer({
+        api: AuthApi,
+        accessLog: false,
+        handlers: HttpApiBuilder.group(AuthApi, "items", (h) =>
+          h.handle("get", () => Effect.succeed(item))
+        ).pipe(
+          Layer.provide(Authentication.layer({ policy })),
+          Layer.provide(Layer.mergeAll(tokens, RevocationStore.layerMemory))
+        )
+      }).pipe(Layer.provide(TracingOff))
+    )
+    return { stack, authOnly, authorization: `Bearer ${issued.token}` }
   })
 )
 
@@ -134,7 +161,7 @@ const requests = (
 })
 
 export const run = async (): Promise<ReadonlyArray<Comparison>> => {
-  const { stack, authorization } = await setup
+  const { stack, authOnly, authorization } = await setup
   // `BENCH_PROFILE_STACK=<seconds>`: only the stack, for that long (run under `--cpu-prof`).
   const profileSeconds = Number(process.env.BENCH_PROFILE_STACK ?? 0)
   if (profileSeconds > 0) {
@@ -155,6 +182,38 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
     requests("bare HttpApi", (request) => bare.handler(request, Context.empty()), {}),
     options
   )
+  // The ledger: each step of the stack added to the one before, measured
+  // interleaved (a sample of each in turn), so a slow moment hits every step.
+  const steps: ReadonlyArray<readonly [string, Case]> = [
+    ["bare HttpApi route", requests("bare", (request) => bare.handler(request, Context.empty()), {})],
+    [
+      "+ HttpApp's core pipeline (request id, problems, security headers, CORS, body limit, content type)",
+      requests("core", pipelineCore.handler, {})
+    ],
+    ["+ canonical paths", requests("canonical", pipelineNoObservability.handler, {})],
+    ["+ route observability (metrics; no spans, telemetry off)", requests("observed", pipeline.handler, {})],
+    [
+      "+ Authentication (cached token, revocation check, policy)",
+      requests("auth", authOnly.handler, { authorization })
+    ],
+    [
+      "+ RateLimit (in-memory sliding window): the whole stack",
+      requests("stack", stack.handler, { authorization })
+    ]
+  ]
+  const ledger = await measureInterleaved(
+    steps.map(([, step]) => step),
+    { ops: 1_000, samples: 15 }
+  )
+  console.log("stack: P2 ledger, in process, median us per request of each step and what it adds:")
+  for (let i = 0; i < steps.length; i++) {
+    const us = ledger[i]! / 1000
+    const added =
+      i === 0
+        ? ""
+        : `  ${us - ledger[i - 1]! / 1000 >= 0 ? "+" : ""}${(us - ledger[i - 1]! / 1000).toFixed(1)} us`
+    console.log(`stack:   ${us.toFixed(1).padStart(6)} us${added.padEnd(12)}  ${steps[i]![0]}`)
+  }
   // The example app: an account, a token and an item through its own routes.
   const example = await exampleInProcess(TracingOff)
   const read: Case = {
@@ -169,6 +228,14 @@ export const run = async (): Promise<ReadonlyArray<Comparison>> => {
     requests("stack", stack.handler, { authorization }),
     options
   )
-  await Promise.all([stack.dispose(), bare.dispose(), pipeline.dispose(), example.dispose()])
+  await Promise.all([
+    stack.dispose(),
+    authOnly.dispose(),
+    bare.dispose(),
+    pipeline.dispose(),
+    pipelineNoObservability.dispose(),
+    pipelineCore.dispose(),
+    example.dispose()
+  ])
   return [result, split, app]
 }

@@ -271,18 +271,30 @@ export const make = (options: Options): Effect.Effect<Codec["Service"]> =>
       return { token, tokenId, issuedAt: now * 1000, expiresAt: exp * 1000 } satisfies Signed
     })
 
-    const verify = Effect.fnUntraced(function* (
+    // A token verified before and still inside its window is answered from
+    // the cache without entering the full check below.
+    const verify = (
       token: string,
       verifyOptions: { readonly typ: string }
+    ): Effect.Effect<Verified, InvalidToken> => {
+      if (typeof token !== "string" || token.length === 0) return invalid("empty")
+      if (token.length > maxLength) return invalid("too-large")
+      return Effect.clockWith((clock) => {
+        const nowMillis = clock.currentTimeMillisUnsafe()
+        const cacheKey = cache?.keyOf(verifyOptions.typ, token)
+        const known = cacheKey === undefined ? undefined : cache!.get(cacheKey, nowMillis)
+        return known !== undefined
+          ? Effect.succeed(known)
+          : verifyFully(token, verifyOptions, nowMillis, cacheKey)
+      })
+    }
+
+    const verifyFully = Effect.fnUntraced(function* (
+      token: string,
+      verifyOptions: { readonly typ: string },
+      nowMillis: number,
+      cacheKey: string | undefined
     ): Effect.fn.Return<Verified, InvalidToken> {
-      if (typeof token !== "string" || token.length === 0) return yield* invalid("empty")
-      if (token.length > maxLength) return yield* invalid("too-large")
-      const nowMillis = yield* Clock.currentTimeMillis
-      const cacheKey = cache?.keyOf(verifyOptions.typ, token)
-      if (cacheKey !== undefined) {
-        const known = cache!.get(cacheKey, nowMillis)
-        if (known !== undefined) return known
-      }
       const segments = token.split(".", 4)
       if (segments.length !== 3) return yield* invalid("segments")
       const [headerSegment, payloadSegment, signature] = segments as [string, string, string]

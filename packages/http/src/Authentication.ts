@@ -145,90 +145,111 @@ export const layer = (
     Effect.gen(function* () {
       const tokens = yield* AccessTokens.AccessTokens
       const revocations = yield* RevocationStore.RevocationStore
+      const limiter = yield* Effect.serviceOption(RateLimit.Limiter)
       const maxLength = options.maxTokenLength ?? 8192
-      const authenticate = (token: string) =>
-        Effect.gen(function* () {
-          if (token === "") return yield* refuse("missing-token")
-          if (token.length > maxLength) return yield* refuse("invalid-token")
-          const claims = yield* tokens.verify(token)
-          const revoked = yield* revocations.isRevoked({
+      // The request path is flat `flatMap`s with handlers made once, not
+      // generators: it runs on every authenticated request.
+      const onFailure = {
+        InvalidToken: (error: AccessTokens.InvalidToken) =>
+          Effect.andThen(
+            Effect.logDebug("access token refused").pipe(Effect.annotateLogs("reason", error.reason)),
+            refuse("invalid-token")
+          ),
+        RevocationUnavailable: (error: RevocationStore.RevocationUnavailable) =>
+          Effect.andThen(
+            Effect.logWarning("no revocation source answered; refusing the request").pipe(
+              Effect.annotateLogs("operation", error.operation)
+            ),
+            Effect.andThen(
+              HttpObservability.countRefusal(503, "revocation-unavailable"),
+              Effect.fail(
+                new Problem.ServiceUnavailable({
+                  detail: "Credentials cannot be checked right now. Try again shortly."
+                })
+              )
+            )
+          )
+      }
+      const principalOf = (claims: AccessTokens.Claims): Principal.Principal => ({
+        subject: claims.subject,
+        roles: claims.roles,
+        permissions: options.policy.permissionsOf(claims.roles),
+        tokenId: claims.tokenId,
+        issuedAt: claims.issuedAt,
+        expiresAt: claims.expiresAt,
+        ...(claims.sessionId === undefined ? {} : { sessionId: claims.sessionId })
+      })
+      const checked = (claims: AccessTokens.Claims) =>
+        Effect.flatMap(
+          revocations.isRevoked({
             tokenId: claims.tokenId,
             subject: claims.subject,
             issuedAt: claims.issuedAt
-          })
-          if (revoked) return yield* refuse("revoked")
-          return {
-            subject: claims.subject,
-            roles: claims.roles,
-            permissions: options.policy.permissionsOf(claims.roles),
-            tokenId: claims.tokenId,
-            issuedAt: claims.issuedAt,
-            expiresAt: claims.expiresAt,
-            ...(claims.sessionId === undefined ? {} : { sessionId: claims.sessionId })
-          } satisfies Principal.Principal
-        }).pipe(
-          Effect.catchTags({
-            InvalidToken: (error) =>
-              Effect.andThen(
-                Effect.logDebug("access token refused").pipe(Effect.annotateLogs("reason", error.reason)),
-                refuse("invalid-token")
-              ),
-            RevocationUnavailable: (error) =>
-              Effect.andThen(
-                Effect.logWarning("no revocation source answered; refusing the request").pipe(
-                  Effect.annotateLogs("operation", error.operation)
-                ),
-                Effect.andThen(
-                  HttpObservability.countRefusal(503, "revocation-unavailable"),
-                  Effect.fail(
-                    new Problem.ServiceUnavailable({
-                      detail: "Credentials cannot be checked right now. Try again shortly."
-                    })
-                  )
+          }),
+          (revoked) => (revoked ? refuse("revoked") : Effect.succeed(principalOf(claims)))
+        )
+      const authenticate = (
+        token: string
+      ): Effect.Effect<Principal.Principal, Problem.Unauthorized | Problem.ServiceUnavailable> => {
+        if (token === "") return refuse("missing-token")
+        if (token.length > maxLength) return refuse("invalid-token")
+        return tokens.verify(token).pipe(Effect.flatMap(checked), Effect.catchTags(onFailure))
+      }
+      // The permissions an endpoint requires, read from its annotations once.
+      const requiredOf = new WeakMap<object, ReadonlyArray<string> | null>()
+      const required = (endpoint: { readonly annotations: Context.Context<never> }) => {
+        let found = requiredOf.get(endpoint)
+        if (found === undefined) {
+          found = Option.getOrNull(Context.getOption(endpoint.annotations, RequiredPermissions))
+          requiredOf.set(endpoint, found)
+        }
+        return found
+      }
+      return Authentication.of({
+        bearer: (httpEffect, { credential, endpoint, group }) => {
+          const serve = (
+            principal: Principal.Principal
+          ): Effect.Effect<
+            Effect.Success<typeof httpEffect>,
+            Effect.Error<typeof httpEffect> | Problem.Forbidden
+          > => {
+            const needed = required(endpoint)
+            if (needed !== null && !needed.some((p) => principal.permissions.has(p))) {
+              return Effect.andThen(
+                HttpObservability.countRefusal(403, "permission"),
+                Effect.fail(
+                  new Problem.Forbidden({ detail: `This needs the permission ${needed.join(" or ")}.` })
                 )
               )
-          })
-        )
-      const limiter = yield* Effect.serviceOption(RateLimit.Limiter)
-      return Authentication.of({
-        bearer: (httpEffect, { credential, endpoint, group }) =>
-          Effect.gen(function* () {
-            const principal = yield* authenticate(Redacted.value(credential)).pipe(
-              // A refused token counts against its sender's address (the rate
-              // limit skipped it, expecting a subject): forged tokens cannot
-              // make the server verify signatures without limit.
-              Effect.catchTag("UnauthorizedProblem", (refused) =>
-                Option.isNone(limiter)
-                  ? Effect.fail(refused)
-                  : Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-                      limiter.value
-                        .take(
-                          RateLimit.policyOf({ endpoint, group }),
-                          `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`
-                        )
-                        .pipe(Effect.flatMap(RateLimit.announce), Effect.andThen(Effect.fail(refused)))
-                    )
-              )
-            )
-            // An authenticated client is limited by subject (with a rate-limit layer present).
-            if (Option.isSome(limiter)) {
-              yield* RateLimit.announce(
-                yield* limiter.value.take(RateLimit.policyOf({ endpoint, group }), `sub:${principal.subject}`)
-              )
             }
-            const required = Context.getOption(endpoint.annotations, RequiredPermissions)
-            if (Option.isSome(required) && !required.value.some((p) => principal.permissions.has(p))) {
-              yield* HttpObservability.countRefusal(403, "permission")
-              return yield* Effect.fail(
-                new Problem.Forbidden({ detail: `This needs the permission ${required.value.join(" or ")}.` })
-              )
-            }
-            return yield* httpEffect.pipe(
+            return httpEffect.pipe(
               Effect.provideService(Principal.CurrentPrincipal, principal),
               // events raised by the request name its actor
               DomainEvent.withMetadata({ actorId: principal.subject })
             )
-          })
+          }
+          const authenticated = authenticate(Redacted.value(credential))
+          if (Option.isNone(limiter)) return Effect.flatMap(authenticated, serve)
+          const policy = RateLimit.policyOf({ endpoint, group })
+          return authenticated.pipe(
+            // A refused token counts against its sender's address (the rate
+            // limit skipped it, expecting a subject): forged tokens cannot
+            // make the server verify signatures without limit.
+            Effect.catchTag("UnauthorizedProblem", (refused) =>
+              Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+                limiter.value
+                  .take(policy, `ip:${Option.getOrElse(request.remoteAddress, () => "unknown")}`)
+                  .pipe(Effect.flatMap(RateLimit.announce), Effect.andThen(Effect.fail(refused)))
+              )
+            ),
+            // An authenticated client is limited by subject.
+            Effect.flatMap((principal) =>
+              limiter.value
+                .take(policy, `sub:${principal.subject}`)
+                .pipe(Effect.flatMap(RateLimit.announce), Effect.andThen(serve(principal)))
+            )
+          )
+        }
       })
     })
   )

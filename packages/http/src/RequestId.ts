@@ -15,6 +15,7 @@ import * as HttpEffect from "effect/http/HttpEffect"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 
 /**
  * The header carrying the request id (lower case, as Effect stores headers).
@@ -111,17 +112,20 @@ export const middleware =
   <E, R>(
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ): Effect.Effect<HttpServerResponse.HttpServerResponse, E, R | RG | HttpServerRequest.HttpServerRequest> =>
-    Effect.gen(function* () {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const id = yield* fromRequest(request, fresh)
-      yield* HttpEffect.appendPreResponseHandler((_request, response) =>
-        Effect.succeed(HttpServerResponse.setHeader(response, headerName, id))
-      )
-      yield* Effect.annotateCurrentSpan("http.request.id", id)
-      return yield* app.pipe(
-        Effect.provideService(Current, id),
-        // events raised while serving the request name it
-        DomainEvent.withMetadata({ requestId: id }),
-        Effect.annotateLogs("requestId", id)
-      )
+    // Flat steps, no generator: this runs on every request.
+    Effect.withFiber((fiber) => {
+      const request = Context.getUnsafe(fiber.context, HttpServerRequest.HttpServerRequest)
+      return Effect.flatMap(fromRequest(request, fresh), (id) => {
+        HttpEffect.appendPreResponseHandlerUnsafe(fiber.context, (_request, response) =>
+          Effect.succeed(HttpServerResponse.setHeader(response, headerName, id))
+        )
+        const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+        if (span !== undefined && span._tag === "Span") span.attribute("http.request.id", id)
+        return app.pipe(
+          Effect.provideService(Current, id),
+          // events raised while serving the request name it
+          DomainEvent.withMetadata({ requestId: id }),
+          Effect.annotateLogs("requestId", id)
+        )
+      })
     })

@@ -171,9 +171,10 @@ const longestPrefix = (
   fallback: string,
   byPath: Readonly<Record<string, string>> | undefined
 ): string => {
+  if (byPath === undefined) return fallback
   let value = fallback
   let matched = -1
-  for (const [prefix, candidate] of Object.entries(byPath ?? {})) {
+  for (const [prefix, candidate] of Object.entries(byPath)) {
     if (prefix.length > matched && matches(path, prefix)) {
       value = candidate
       matched = prefix.length
@@ -211,7 +212,9 @@ export const headersFor = (path: string, options?: Options): Readonly<Record<str
 
 // The headers of a path depend only on the two policies its longest prefix
 // picks: each combination is built once per options object, not per request.
-const builtHeaders = new WeakMap<Options, Map<string, Readonly<Record<string, string>>>>()
+// Keyed by the two policy strings themselves (a few distinct values whose
+// hashes the engine keeps), not by a key string built per request.
+const builtHeaders = new WeakMap<Options, Map<string, Map<string, Readonly<Record<string, string>>>>>()
 const noOptions: Options = {}
 const cachedHeadersFor = (path: string, options: Options = noOptions): Readonly<Record<string, string>> => {
   let byPolicies = builtHeaders.get(options)
@@ -219,11 +222,25 @@ const cachedHeadersFor = (path: string, options: Options = noOptions): Readonly<
     byPolicies = new Map()
     builtHeaders.set(options, byPolicies)
   }
-  const key = `${longestPrefix(path, options.contentSecurityPolicy ?? apiContentSecurityPolicy, options.contentSecurityPolicyByPath)}\u0000${longestPrefix(path, options.permissionsPolicy ?? apiPermissionsPolicy, options.permissionsPolicyByPath)}`
-  let headers = byPolicies.get(key)
+  const csp = longestPrefix(
+    path,
+    options.contentSecurityPolicy ?? apiContentSecurityPolicy,
+    options.contentSecurityPolicyByPath
+  )
+  const permissions = longestPrefix(
+    path,
+    options.permissionsPolicy ?? apiPermissionsPolicy,
+    options.permissionsPolicyByPath
+  )
+  let byPermissions = byPolicies.get(csp)
+  if (byPermissions === undefined) {
+    byPermissions = new Map()
+    byPolicies.set(csp, byPermissions)
+  }
+  let headers = byPermissions.get(permissions)
   if (headers === undefined) {
     headers = headersFor(path, options)
-    byPolicies.set(key, headers)
+    byPermissions.set(permissions, headers)
   }
   return headers
 }
