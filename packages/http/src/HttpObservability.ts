@@ -20,9 +20,10 @@
  * `client.address`, `user_agent.original` (cut to `maxUserAgentLength`),
  * `http.response.status_code`, `error.type` (the status of a 5xx) and
  * `problem.type` for a problem response. A 5xx or an interruption fails the
- * span; a 4xx does not (the caller's mistake). `RequestId` adds `http.request.id`. Paths under `untracedPaths`
- * (health, `/metrics`) get no span, and with no tracer installed (Effect's
- * native one) or `References.TracerEnabled` off no span is made at all.
+ * span; a 4xx does not (the caller's mistake). `RequestId` adds
+ * `http.request.id`. Paths under `untracedPaths` (health, `/metrics`) get no
+ * span, and with no tracer installed (Effect's native one) or
+ * `References.TracerEnabled` off no span is made at all.
  *
  * Metrics (Effect `Metric`, so both the OTLP exporter and `Metrics.route`
  * see them):
