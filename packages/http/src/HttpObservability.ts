@@ -60,6 +60,7 @@ import * as References from "effect/References"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
+import { everyName, pathOf } from "./internal/url.ts"
 
 /**
  * The bucket boundaries (seconds) the semantic conventions advise for
@@ -164,13 +165,6 @@ export interface RouteTemplates {
 }
 
 const allMethods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY"] as const
-
-const pathOf = (url: string): string => {
-  const query = url.indexOf("?")
-  const fragment = url.indexOf("#")
-  const end = query === -1 ? fragment : fragment === -1 ? query : Math.min(query, fragment)
-  return end === -1 ? url : url.slice(0, end)
-}
 
 // A segment that is one plain named param (`:id`); anything else holding a
 // param (several in one segment, a regex constraint, an optional param, a
@@ -302,8 +296,6 @@ export const untraced =
     const path = pathOf(request.url)
     return paths.some((p) => path === p || (path.startsWith(p) && path.charCodeAt(p.length) === 47))
   }
-
-const everyName: ReadonlyArray<RegExp> = [/(?:)/]
 
 // The query of a request target, every value redacted; "" for none.
 const queryOf = (url: string): string => {

@@ -48,6 +48,7 @@ import {
   UrlParams
 } from "effect/http"
 import { Dns, IpNetwork, NetAddress } from "effect/net"
+import { everyName } from "./internal/url.ts"
 
 /**
  * Why a request was refused before anything was sent.
@@ -165,9 +166,6 @@ const normaliseHost = (host: string): string => {
   const bare = lower.length > 1 && lower.endsWith(".") ? lower.slice(0, -1) : lower
   return Option.match(ipOfHostname(bare), { onNone: () => bare, onSome: NetAddress.formatIp })
 }
-
-// Every query parameter name, for the span attributes of a hop.
-const everyName: ReadonlyArray<RegExp> = [/(?:)/]
 
 // Origin and path only: userinfo, query and fragment may carry secrets.
 const redact = (url: URL): string => `${url.protocol}//${url.host}${url.pathname}`

@@ -47,6 +47,7 @@ import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as SchemaIssue from "effect/SchemaIssue"
 import type * as Types from "effect/Types"
+import { pathOf } from "./internal/url.ts"
 import * as RequestId from "./RequestId.ts"
 
 /**
@@ -763,11 +764,6 @@ export interface MiddlewareOptions {
 
 const mediaTypeOf = (response: HttpServerResponse.HttpServerResponse): string =>
   (response.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
-
-const pathOf = (url: string): string => {
-  const end = url.search(/[?#]/)
-  return end === -1 ? url : url.slice(0, end)
-}
 
 const decodeJsonObject = Schema.decodeUnknownOption(
   Schema.fromJsonString(Schema.Record(Schema.String, Schema.Unknown))

@@ -22,6 +22,7 @@ import type * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApi from "effect/http-api/HttpApi"
 import type * as HttpApiGroup from "effect/http-api/HttpApiGroup"
+import { pathOf } from "./internal/url.ts"
 
 /**
  * The Content-Security-Policy of API responses: nothing may load, nothing may
@@ -154,11 +155,6 @@ export interface Options {
    * `HttpApp.layer` sets it from the API (`fromApi`).
    */
   readonly endpoints?: Endpoints | undefined
-}
-
-const pathOf = (url: string): string => {
-  const end = url.search(/[?#]/)
-  return end === -1 ? url : url.slice(0, end)
 }
 
 const matches = (path: string, prefix: string): boolean => {
