@@ -30,6 +30,7 @@
  * @since 0.2.0
  */
 import type * as Http from "node:http"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
@@ -379,7 +380,10 @@ export const launch = <E, EA = never>(
       Effect.provide(
         Layer.merge(
           options.telemetry === undefined
-            ? Telemetry.layer(telemetry, { serviceName: options.name })
+            ? Telemetry.layer(telemetry, {
+                serviceName: options.name,
+                httpClient: NodeHttpClient.layerUndici
+              })
             : options.telemetry(telemetry),
           RuntimeMetrics.layer()
         )

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Telemetry, TelemetryConfig, TelemetryLogger } from "@org/telemetry"
 import { Effect, Layer, Metric, Redacted, Tracer } from "effect"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import { TestConsole } from "effect/testing"
 import * as OtlpReceiver from "./fixtures/OtlpReceiver.ts"
 
@@ -109,6 +111,29 @@ describe("Telemetry", () => {
       )
       assert.notStrictEqual(on.spanId, "noop")
       assert.match(on.spanId, /^[0-9a-f]{16}$/)
+    })
+  )
+
+  it.live("posts through the HttpClient it is given (the runner gives Node's undici client)", () =>
+    Effect.gen(function* () {
+      const receiver = yield* OtlpReceiver.make()
+      const posted: Array<string> = []
+      const client = Layer.succeed(
+        HttpClient.HttpClient,
+        HttpClient.make((request) =>
+          Effect.sync(() => {
+            posted.push(request.url)
+            return HttpClientResponse.fromWeb(request, new Response(null, { status: 200 }))
+          })
+        )
+      )
+      yield* work.pipe(
+        Effect.provide(
+          Telemetry.layer(configFor(receiver.url, "http/protobuf"), { ...fast, httpClient: client })
+        )
+      )
+      assert.includeMembers(posted, [`${receiver.url}/v1/traces`, `${receiver.url}/v1/logs`])
+      assert.strictEqual(receiver.connections(), 0)
     })
   )
 
