@@ -161,7 +161,8 @@ const visit = async (browser: Browser, url: string, expect: ReadonlyArray<string
     const navigated = performance.now()
     await cdp.send("Page.navigate", { url }, sessionId)
     let text = ""
-    for (let i = 0; i < 100; i++) {
+    const renderedBy = performance.now() + 45_000
+    while (performance.now() < renderedBy) {
       const result = await cdp.send(
         "Runtime.evaluate",
         { expression: "document.body ? document.body.innerText : ''", returnByValue: true },
@@ -216,7 +217,8 @@ describe.skipIf(chromium === "" && !required)("GET /docs in headless Chromium", 
         const visited = yield* Effect.promise(() =>
           withTimeout(
             visit(browser, `${base}/docs`, ["/api/v1/items", "/api/v1/items/{id}"]),
-            20_000,
+            // Chromium renders the 2 MB page in 1 to 3 s; far more on a loaded 2-core machine.
+            60_000,
             "docs page"
           )
         )
@@ -236,6 +238,6 @@ describe.skipIf(chromium === "" && !required)("GET /docs in headless Chromium", 
         writeFileSync(join(outputDir, "docs.png"), visited.png)
         console.info(`Docs.browser.test: screenshot ${join(outputDir, "docs.png")}`)
       }).pipe(Effect.scoped),
-    28_000
+    90_000
   )
 })
