@@ -3,7 +3,9 @@
  * (`TelemetryConfig`), with Effect's own OTLP/HTTP exporters (no OTel SDK):
  * traces through a sampling tracer (`Sampler`), metrics, and log records
  * (redacted, `Redaction`), in protobuf or JSON, with the resource (service
- * name, attributes).
+ * name, attributes). With protobuf, spans are written by the kit's tracer
+ * (the bytes of Effect's `OtlpTracer`, fewer allocations), and sent by
+ * Effect's `OtlpExporter` through `Options.httpClient`.
  *
  * With no endpoint, or `OTEL_SDK_DISABLED=true`, the layer provides only a
  * no-op `Flusher`: no exporter, no timer, no connection. With no traces
