@@ -39,6 +39,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaTransformation from "effect/SchemaTransformation"
 import * as Filters from "./Filters.ts"
+import * as Idempotency from "./Idempotency.ts"
 import * as Preconditions from "./Preconditions.ts"
 import * as Problem from "./Problem.ts"
 
@@ -125,6 +126,28 @@ export const ListQuery = <const Field extends string>(sortable: ReadonlyArray<Fi
 export type Operation = "list" | "create" | "get" | "update" | "delete"
 
 /**
+ * The operations that can honour `Idempotency-Key` (the unsafe ones).
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type UnsafeOperation = "create" | "update" | "delete"
+
+// An endpoint named in `Idem`, with `Idempotency.Middleware` (distributes over a union).
+type WithKey<E, Idem> = E extends HttpApiEndpoint.Constraint
+  ? E["identifier"] extends Idem
+    ? HttpApiEndpoint.AddMiddleware<E, Idempotency.Middleware>
+    : E
+  : never
+
+// The group `G` with its endpoints named in `Idem` given the middleware.
+type WithKeys<G, Idem extends string> = [Idem] extends [never]
+  ? G
+  : G extends HttpApiGroup.HttpApiGroup<infer Id, infer Endpoints, infer TopLevel>
+    ? HttpApiGroup.HttpApiGroup<Id, WithKey<Endpoints, Idem>, TopLevel>
+    : never
+
+/**
  * Builds the CRUD `HttpApiGroup` of an entity under `path`:
  * `GET /` (page), `POST /` (201 + `Location`), `GET /:id`, `PATCH /:id`,
  * `DELETE /:id` (204, soft delete). The create and update payloads default
@@ -149,7 +172,8 @@ export const make = <
   const Name extends string,
   D extends Entity.Any,
   Create extends Schema.Top = D["create"],
-  Update extends Schema.Top = D["update"]
+  Update extends Schema.Top = D["update"],
+  const Idem extends UnsafeOperation = never
 >(
   name: Name,
   options: {
@@ -162,8 +186,20 @@ export const make = <
      * (`Authentication.requires(policy, "items:read")`).
      */
     readonly annotations?: { readonly [K in Operation]?: Context.Context<never> } | undefined
+    /**
+     * The operations that honour `Idempotency-Key` (`Idempotency.endpoint`):
+     * their 422/409 are typed errors of those endpoints only. Provide
+     * `Idempotency.layer`, and add the group's `Authentication` after this
+     * (it then runs outside, so keys are scoped by the verified subject).
+     */
+    readonly idempotent?: ReadonlyArray<Idem> | undefined
   }
 ) => {
+  // The middleware is added here; its type, on the whole group (`WithKeys`).
+  const withKey = <E extends HttpApiEndpoint.Constraint>(operation: Operation, endpoint: E): E =>
+    ((options.idempotent as ReadonlyArray<Operation> | undefined)?.includes(operation)
+      ? Idempotency.endpoint(endpoint)
+      : endpoint) as E
   const annotated = <E extends { readonly annotateMerge: (annotations: Context.Context<never>) => unknown }>(
     operation: Operation,
     endpoint: E
@@ -180,7 +216,7 @@ export const make = <
   const versioned = <S extends Schema.Top>(success: S) =>
     HttpApiSchema.WithHeaders(success, { etag: EtagHeader })
   const ifMatch = { "if-match": Schema.optionalKey(ConditionHeader) }
-  return HttpApiGroup.make(name)
+  const group = HttpApiGroup.make(name)
     .add(
       annotated(
         "list",
@@ -206,16 +242,19 @@ export const make = <
               `Sort on ${entity.sortable.join(", ")} (\`-\` for descending; ties broken by id).`
           )
       ),
-      annotated(
+      withKey(
         "create",
-        HttpApiEndpoint.post("create", "/", {
-          payload: create,
-          success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
-            location: Schema.String.check(Schema.isMaxLength(2048)),
-            etag: EtagHeader
-          }),
-          error: Problem.Conflict
-        }).annotate(OpenApi.Summary, `Create a ${entity.name}`)
+        annotated(
+          "create",
+          HttpApiEndpoint.post("create", "/", {
+            payload: create,
+            success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
+              location: Schema.String.check(Schema.isMaxLength(2048)),
+              etag: EtagHeader
+            }),
+            error: Problem.Conflict
+          }).annotate(OpenApi.Summary, `Create a ${entity.name}`)
+        )
       ),
       annotated(
         "get",
@@ -228,27 +267,34 @@ export const make = <
           .annotate(OpenApi.Summary, `Get a ${entity.name}`)
           .annotate(OpenApi.Transform, documentNotModified)
       ),
-      annotated(
+      withKey(
         "update",
-        HttpApiEndpoint.patch("update", "/:id", {
-          params,
-          headers: ifMatch,
-          payload: update,
-          success: versioned(schema),
-          error: [Problem.NotFound, Problem.Conflict, Problem.PreconditionFailed, Problem.Forbidden]
-        }).annotate(OpenApi.Summary, `Update a ${entity.name}`)
+        annotated(
+          "update",
+          HttpApiEndpoint.patch("update", "/:id", {
+            params,
+            headers: ifMatch,
+            payload: update,
+            success: versioned(schema),
+            error: [Problem.NotFound, Problem.Conflict, Problem.PreconditionFailed, Problem.Forbidden]
+          }).annotate(OpenApi.Summary, `Update a ${entity.name}`)
+        )
       ),
-      annotated(
+      withKey(
         "delete",
-        HttpApiEndpoint.delete("delete", "/:id", {
-          params,
-          headers: ifMatch,
-          success: HttpApiSchema.NoContent,
-          error: [Problem.NotFound, Problem.PreconditionFailed, Problem.Forbidden]
-        }).annotate(OpenApi.Summary, `Delete a ${entity.name}`)
+        annotated(
+          "delete",
+          HttpApiEndpoint.delete("delete", "/:id", {
+            params,
+            headers: ifMatch,
+            success: HttpApiSchema.NoContent,
+            error: [Problem.NotFound, Problem.PreconditionFailed, Problem.Forbidden]
+          }).annotate(OpenApi.Summary, `Delete a ${entity.name}`)
+        )
       )
     )
     .prefix(options.path)
+  return group as WithKeys<typeof group, Idem>
 }
 
 // The 304 is answered as a bare response, outside the success schema, so a

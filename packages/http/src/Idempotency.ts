@@ -3,10 +3,13 @@
  * `IdempotencyStore`: a client that retries a request with the same key and
  * the same body gets the first response again instead of a second effect.
  *
- * - An endpoint opts in with the `annotations` (`annotateMerge`), which also
- *   document the optional header and the 409/422 in OpenAPI. Add
- *   `Middleware` to its group before `Authentication` (a middleware added
- *   earlier runs inside), so it sees the verified subject.
+ * - An endpoint opts in with `Idempotency.endpoint(e)` (or `CrudGroup`'s
+ *   `idempotent` option): its own `Middleware`, which declares the 422 and
+ *   409 below as typed errors (OpenAPI documents them on that endpoint
+ *   only, and a typed client decodes them), and the `annotations` that
+ *   document the optional header. Do it before the group's `Authentication`
+ *   is added (a middleware added earlier runs inside), so it sees the
+ *   verified subject. Safe methods (GET, HEAD, OPTIONS) pass through.
  * - Without the header the request runs as usual. A key must be 1..255
  *   visible ASCII characters, else 400 naming the header.
  * - Records are keyed by client (`sub:<subject>` when authenticated, else
@@ -42,6 +45,7 @@ import * as Exit from "effect/Exit"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerRespondable from "effect/http/HttpServerRespondable"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import type * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as OpenApi from "effect/http-api/OpenApi"
 import * as Layer from "effect/Layer"
@@ -56,15 +60,6 @@ import * as Problem from "./Problem.ts"
  * @category constants
  */
 export const header = "idempotency-key"
-
-/**
- * The annotation marking an endpoint that honours `Idempotency-Key` (set by
- * `annotations`).
- *
- * @since 0.2.0
- * @category annotations
- */
-export class Enabled extends Context.Service<Enabled, boolean>()("@org/http/Idempotency/Enabled") {}
 
 /**
  * 422: the key was already used for another request (another method, path
@@ -117,10 +112,7 @@ export const problemTypes: ReadonlyArray<{
   }
 ]
 
-const problemContent = { "application/problem+json": { schema: { type: "object" } } }
-
-// The header and the two answers only an opted-in endpoint gives; an
-// endpoint's own 409 description wins.
+// The optional header (the 409 and 422 are the middleware's declared errors).
 const document = (operation: Record<string, unknown>): Record<string, unknown> => ({
   ...operation,
   parameters: [
@@ -133,48 +125,52 @@ const document = (operation: Record<string, unknown>): Record<string, unknown> =
         "1 to 255 visible ASCII characters. A retry with the same key and body within 24 hours gets the first response again (with `Idempotent-Replayed: true`).",
       schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7E]+$" }
     }
-  ],
-  responses: {
-    "409": {
-      description: "Conflict: a request with this `Idempotency-Key` is still running; see `Retry-After`.",
-      content: problemContent
-    },
-    "422": {
-      description: "Unprocessable Content: this `Idempotency-Key` was used for another request.",
-      content: problemContent
-    },
-    ...(typeof operation.responses === "object" && operation.responses !== null ? operation.responses : {})
-  }
+  ]
 })
 
 /**
- * Annotations that make an endpoint honour `Idempotency-Key`:
- * `endpoint.annotateMerge(Idempotency.annotations)`. They set the
- * endpoint's `OpenApi.Transform` (one per endpoint).
+ * The OpenAPI description of the optional `Idempotency-Key` header (an
+ * `OpenApi.Transform`, one per endpoint); `endpoint` adds them.
+ *
+ * @since 0.2.0
+ * @category annotations
+ */
+export const annotations: Context.Context<never> = Context.make(OpenApi.Transform, document)
+
+/**
+ * The HttpApi middleware (see the module doc). It declares its refusals,
+ * `KeyReused` (422) and `InProgress` (409), so the endpoints it is added to
+ * document them and a typed client receives them as errors.
+ *
+ * @since 0.2.0
+ * @category middleware
+ */
+export class Middleware extends HttpApiMiddleware.Service<Middleware>()("@org/http/Idempotency/Middleware", {
+  error: [KeyReused, InProgress]
+}) {}
+
+/**
+ * Makes one endpoint honour `Idempotency-Key`: its `Middleware` and the
+ * header's `annotations`. Call it before the group's `Authentication` is
+ * added, so keys are scoped by the verified subject.
  *
  * @example
  * ```ts
  * import { HttpApiEndpoint } from "effect/http-api"
  * import { Idempotency } from "@org/http"
  *
- * const create = HttpApiEndpoint.post("create", "/orders").annotateMerge(Idempotency.annotations)
+ * const create = Idempotency.endpoint(HttpApiEndpoint.post("create", "/orders"))
  * ```
  *
- * @since 0.2.0
- * @category annotations
+ * @since 0.4.0
+ * @category constructors
  */
-export const annotations: Context.Context<never> = Context.make(Enabled, true).pipe(
-  Context.add(OpenApi.Transform, document)
-)
-
-/**
- * The HttpApi middleware (see the module doc). It declares no errors: its
- * refusals are problem responses, documented by `annotations`.
- *
- * @since 0.2.0
- * @category middleware
- */
-export class Middleware extends HttpApiMiddleware.Service<Middleware>()("@org/http/Idempotency/Middleware") {}
+export const endpoint = <E extends HttpApiEndpoint.Constraint>(
+  self: E
+): HttpApiEndpoint.AddMiddleware<E, Middleware> =>
+  (self as unknown as HttpApiEndpoint.Top)
+    .middleware(Middleware)
+    .annotateMerge(annotations) as unknown as HttpApiEndpoint.AddMiddleware<E, Middleware>
 
 /**
  * Options of `layer`.
@@ -209,6 +205,9 @@ export const isStored = (status: number): boolean =>
   status >= 200 && status < 500 && status !== 408 && status !== 425 && status !== 429
 
 const replayedHeaders = ["location", "etag", "content-type"] as const
+
+// Nothing to protect: a retry of these changes nothing anyway.
+const safeMethods: ReadonlySet<string> = new Set(["GET", "HEAD", "OPTIONS"])
 
 const invalidKey = new Problem.BadRequest({
   detail: "The Idempotency-Key header must be 1 to 255 visible ASCII characters.",
@@ -286,15 +285,11 @@ export const layer = (
       }
       const waitMillis = Duration.toMillis(Duration.fromInputUnsafe(options.wait ?? Duration.seconds(5)))
 
-      return Middleware.of((httpEffect, { endpoint, group }) => {
-        const enabled =
-          Option.getOrElse(Context.getOption(endpoint.annotations, Enabled), () => false) ||
-          Option.getOrElse(Context.getOption(group.annotations, Enabled), () => false)
-        if (!enabled) return httpEffect
-        return Effect.gen(function* () {
+      return Middleware.of((httpEffect) =>
+        Effect.gen(function* () {
           const request = yield* HttpServerRequest.HttpServerRequest
           const key = request.headers[header]
-          if (key === undefined) return yield* httpEffect
+          if (key === undefined || safeMethods.has(request.method)) return yield* httpEffect
           if (!isValidKey(key)) return yield* respond(invalidKey)
           // Read before the handler decodes it: a buffered body is served again from memory.
           const read = yield* Effect.result(request.arrayBuffer)
@@ -353,20 +348,16 @@ export const layer = (
             case "Replay":
               return replay(begin.response)
             case "Mismatch":
-              return yield* respond(
-                new KeyReused({
-                  detail: "This Idempotency-Key was already used for another request. Use a new key."
-                })
-              )
+              return yield* new KeyReused({
+                detail: "This Idempotency-Key was already used for another request. Use a new key."
+              })
             case "Busy":
-              return yield* respond(
-                new InProgress({
-                  detail: "A request with this Idempotency-Key is still being processed.",
-                  retryAfter: Math.max(1, Math.ceil(begin.retryAfterMillis / 1000))
-                })
-              )
+              return yield* new InProgress({
+                detail: "A request with this Idempotency-Key is still being processed.",
+                retryAfter: Math.max(1, Math.ceil(begin.retryAfterMillis / 1000))
+              })
           }
         })
-      })
+      )
     })
   ).pipe(Layer.provide(Digest.layerWebCrypto))

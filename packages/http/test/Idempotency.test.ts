@@ -1,16 +1,19 @@
 import { assert, describe, it } from "@effect/vitest"
 import { IdempotencyStore, Principal } from "@org/core"
-import { Duration, Effect, Layer, Logger, Schema } from "effect"
-import { HttpServerRequest } from "effect/http"
+import { Widget } from "@org/testing"
+import { Duration, Effect, Fiber, Layer, Logger, Schema } from "effect"
+import { FetchHttpClient, HttpClient, HttpClientRequest, HttpServerRequest } from "effect/http"
 import {
   HttpApi,
   HttpApiBuilder,
+  HttpApiClient,
   HttpApiEndpoint,
   HttpApiGroup,
   HttpApiMiddleware,
-  HttpApiSchema
+  HttpApiSchema,
+  OpenApi
 } from "effect/http-api"
-import { HttpApp, Idempotency, Problem } from "../src/index.ts"
+import { CrudGroup, HttpApp, Idempotency, Problem } from "../src/index.ts"
 import { type Client, type Reply, serve } from "./fixtures/client.ts"
 
 // Stands in for Authentication: the caller named by `x-user` is the principal.
@@ -43,22 +46,23 @@ class Api extends HttpApp.api(
   HttpApi.make("idempotent").add(
     HttpApiGroup.make("things")
       .add(
-        HttpApiEndpoint.post("create", "/things", {
-          payload: Schema.Struct({ name: Schema.String, status: Schema.optionalKey(Schema.Int) }),
-          success: HttpApiSchema.WithHeaders(Thing.pipe(HttpApiSchema.status(201)), {
-            location: Schema.String,
-            etag: Schema.String
-          }),
-          error: Problem.Conflict
-        }).annotateMerge(Idempotency.annotations),
-        // Not annotated: the header changes nothing.
+        Idempotency.endpoint(
+          HttpApiEndpoint.post("create", "/things", {
+            payload: Schema.Struct({ name: Schema.String, status: Schema.optionalKey(Schema.Int) }),
+            success: HttpApiSchema.WithHeaders(Thing.pipe(HttpApiSchema.status(201)), {
+              location: Schema.String,
+              etag: Schema.String
+            }),
+            error: Problem.Conflict
+          })
+        ),
+        // Without it: the header changes nothing.
         HttpApiEndpoint.post("plain", "/plain", {
           payload: Schema.Struct({ name: Schema.String }),
           success: Thing
         })
       )
-      // Idempotency inside the principal's middleware: it sees the subject.
-      .middleware(Idempotency.Middleware)
+      // Added after: the principal's middleware runs outside, so Idempotency sees the subject.
       .middleware(FakeAuth)
   )
 ) {}
@@ -270,7 +274,7 @@ describe("Idempotency", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("an endpoint without the annotation ignores the header", () =>
+  it.live("an endpoint without Idempotency.endpoint ignores the header", () =>
     Effect.gen(function* () {
       const counters = { created: 0, plain: 0 }
       const client = yield* serve(app(counters))
@@ -307,7 +311,33 @@ describe("Idempotency", () => {
     }).pipe(Effect.scoped)
   )
 
-  it.live("OpenAPI documents the header, the 409 and the 422 on the annotated operation only", () =>
+  it.live("a typed client receives the 409 and the 422 as errors of the endpoint", () =>
+    Effect.gen(function* () {
+      const { handler } = yield* Effect.acquireRelease(
+        Effect.sync(() =>
+          HttpApp.toWebHandler(app({ created: 0, plain: 0 }, { delay: 400, idempotency: { wait: 0 } }))
+        ),
+        ({ dispose }) => Effect.promise(dispose)
+      )
+      const client = yield* HttpApiClient.make(Api, {
+        baseUrl: "http://localhost",
+        transformClient: HttpClient.mapRequest(HttpClientRequest.setHeader("idempotency-key", "typed-1"))
+      }).pipe(
+        Effect.provide(FetchHttpClient.layer),
+        Effect.provideService(FetchHttpClient.Fetch, (input, init) => handler(new Request(input, init)))
+      )
+      const first = yield* Effect.forkChild(client.things.create({ payload: { name: "a" } }))
+      yield* Effect.sleep("100 millis")
+      const busy = yield* Effect.flip(client.things.create({ payload: { name: "a" } }))
+      assert.instanceOf(busy, Idempotency.InProgress)
+      assert.isAtLeast((busy as Idempotency.InProgress).retryAfter, 1)
+      assert.strictEqual((yield* Fiber.join(first)).body.name, "a")
+      const reused = yield* Effect.flip(client.things.create({ payload: { name: "b" } }))
+      assert.instanceOf(reused, Idempotency.KeyReused)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("OpenAPI documents the header, the 409 and the 422 on that endpoint only", () =>
     Effect.gen(function* () {
       const client = yield* serve(app({ created: 0, plain: 0 }))
       const spec = (yield* client.call("GET", "/openapi.json")).body
@@ -324,4 +354,22 @@ describe("Idempotency", () => {
       assert.isFalse((plain.parameters ?? []).some((p: { name: string }) => p.name === "Idempotency-Key"))
     }).pipe(Effect.scoped)
   )
+
+  it("CrudGroup's `idempotent` puts the middleware, its 409/422 and the header on the listed operations only", () => {
+    const spec = OpenApi.fromApi(
+      HttpApi.make("crud").add(
+        CrudGroup.make("widgets", { entity: Widget.Widget, path: "/widgets", idempotent: ["update"] })
+      )
+    )
+    const item = spec.paths["/widgets/{id}"]!
+    const collection = spec.paths["/widgets"]!
+    const hasHeader = (operation: { readonly parameters?: ReadonlyArray<{ readonly name: string }> }) =>
+      (operation.parameters ?? []).some((p) => p.name === "Idempotency-Key")
+    assert.property(item.patch!.responses, "422")
+    assert.isTrue(hasHeader(item.patch!))
+    for (const operation of [collection.post!, collection.get!, item.get!, item.delete!]) {
+      assert.notProperty(operation.responses, "422")
+      assert.isFalse(hasHeader(operation))
+    }
+  })
 })

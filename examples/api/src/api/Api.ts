@@ -11,9 +11,7 @@ import * as AuditGroup from "@org/http/AuditGroup"
 import * as Authentication from "@org/http/Authentication"
 import * as CrudGroup from "@org/http/CrudGroup"
 import * as Health from "@org/http/Health"
-import * as Idempotency from "@org/http/Idempotency"
 import * as RateLimit from "@org/http/RateLimit"
-import * as Context from "effect/Context"
 import { HttpApi, OpenApi } from "effect/http-api"
 import { CreateItem, Item, UpdateItem } from "../domain/Item.ts"
 import { policy } from "../domain/Policy.ts"
@@ -47,14 +45,15 @@ export const ItemsGroup = CrudGroup.make("items", {
   annotations: {
     list: Authentication.requires(policy, "items:read"),
     get: Authentication.requires(policy, "items:read"),
-    // honours `Idempotency-Key` (a retry with the same key and body gets the first 201)
-    create: Context.merge(Authentication.requires(policy, "items:create"), Idempotency.annotations),
+    create: Authentication.requires(policy, "items:create"),
     update: Authentication.requires(policy, "items:update:own", "items:update:any"),
     delete: Authentication.requires(policy, "items:delete:own", "items:delete:any")
-  }
+  },
+  // `Idempotency-Key` on create (a retry with the same key and body gets the
+  // first 201); added before Authentication, so it runs inside it and keys are
+  // scoped by the verified subject
+  idempotent: ["create"]
 })
-  // Idempotency-Key: inside Authentication, so keys are scoped by the verified subject
-  .middleware(Idempotency.Middleware)
   .middleware(Authentication.Authentication)
   // RATE_LIMIT: outside Authentication, which counts a verified caller by subject
   .middleware(RateLimit.Middleware)
