@@ -141,8 +141,14 @@ class Writer {
     this.bytes(utf8.encode(s))
   }
 
+  /** Length-prefixed bytes. */
   bytes(bytes: Uint8Array): void {
     this.varint(bytes.length)
+    this.raw(bytes)
+  }
+
+  /** Bytes already encoded, as they are. */
+  raw(bytes: Uint8Array): void {
     this.ensure(bytes.length)
     this.buf.set(bytes, this.pos)
     this.pos += bytes.length
@@ -294,10 +300,7 @@ const writeAnyValue = (w: Writer, value: AnyValue): void => {
 const writeAttribute = (w: Writer, field: number, key: string, value: unknown): void => {
   w.byte(tag(field, LEN))
   const start = w.begin()
-  const encoded = keyBytes(key)
-  w.ensure(encoded.length)
-  w.buf.set(encoded, w.pos)
-  w.pos += encoded.length
+  w.raw(keyBytes(key))
   w.byte(tag(2, LEN))
   const inner = w.begin()
   writeValue(w, value)
@@ -530,10 +533,7 @@ const request = (resource: Uint8Array, scope: Uint8Array, spans: ReadonlyArray<U
   w.varint(scopeSpansLength)
   w.byte(tag(1, LEN))
   w.bytes(scope)
-  for (const span of spans) {
-    w.buf.set(span, w.pos)
-    w.pos += span.length
-  }
+  for (const span of spans) w.raw(span)
   return w.buf
 }
 
