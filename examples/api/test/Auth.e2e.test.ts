@@ -154,11 +154,13 @@ const enableMfa = (client: Client) =>
     const enrolled = yield* client.session.mfaEnroll()
     assert.match(enrolled.otpauth_uri, /^otpauth:\/\/totp\/org-example:/)
     const secret = Totp.Secret.make(enrolled.secret)
-    const code = Totp.codeAt(secret, Totp.stepAt(Date.now()))
-    const confirmed = yield* client.session.mfaConfirm({ payload: { code } })
+    // The step the code was made for, not the step after the confirm: hashing the
+    // recovery codes can take long enough on a loaded machine to cross a 30 s step.
+    const usedStep = Totp.stepAt(Date.now())
+    const confirmed = yield* client.session.mfaConfirm({ payload: { code: Totp.codeAt(secret, usedStep) } })
     const recovery = confirmed.recovery_codes
     assert.lengthOf(recovery, 10)
-    return { secret, recovery, usedStep: Totp.stepAt(Date.now()) }
+    return { secret, recovery, usedStep }
   })
 
 const newItem = { name: "New", price: 2, quantity: 1, description: null, category: null }
