@@ -78,8 +78,8 @@ export interface Definition<
   K extends Kind,
   Tag extends string,
   Fields extends Schema.Struct.Fields,
-  Success extends Schema.Codec<any, any, never, never>,
-  Error extends Schema.Codec<any, any, never, never>
+  Success extends Schema.Codec<unknown, unknown, never, never>,
+  Error extends Schema.Codec<unknown, unknown, never, never>
 > {
   readonly kind: K
   readonly tag: Tag
@@ -97,6 +97,7 @@ export interface Definition<
  * @since 0.3.0
  * @category models
  */
+// biome-ignore lint/suspicious/noExplicitAny: a definition's `make` takes its own payload type, so no single payload type accepts every definition
 export type Any = Definition<Kind, any, any, any, any>
 
 /**
@@ -106,7 +107,7 @@ export type Any = Definition<Kind, any, any, any, any>
  * @category models
  */
 export type RequestOf<D> =
-  D extends Definition<any, infer Tag, infer Fields, any, any>
+  D extends Definition<infer _K, infer Tag, infer Fields, infer _S, infer _E>
     ? Schema.TaggedStruct<Tag, Fields>["Type"]
     : never
 
@@ -116,7 +117,8 @@ export type RequestOf<D> =
  * @since 0.3.0
  * @category models
  */
-export type SuccessOf<D> = D extends Definition<any, any, any, infer S, any> ? S["Type"] : never
+export type SuccessOf<D> =
+  D extends Definition<infer _K, infer _T, infer _F, infer S, infer _E> ? S["Type"] : never
 
 /**
  * The error of a definition.
@@ -124,15 +126,16 @@ export type SuccessOf<D> = D extends Definition<any, any, any, infer S, any> ? S
  * @since 0.3.0
  * @category models
  */
-export type ErrorOf<D> = D extends Definition<any, any, any, any, infer E> ? E["Type"] : never
+export type ErrorOf<D> =
+  D extends Definition<infer _K, infer _T, infer _F, infer _S, infer E> ? E["Type"] : never
 
 const define =
   <K extends Kind>(kind: K) =>
   <
     const Tag extends string,
     const Fields extends Schema.Struct.Fields,
-    Success extends Schema.Codec<any, any, never, never>,
-    Error extends Schema.Codec<any, any, never, never> = Schema.Never
+    Success extends Schema.Codec<unknown, unknown, never, never>,
+    Error extends Schema.Codec<unknown, unknown, never, never> = Schema.Never
   >(
     tag: Tag,
     options: { readonly payload: Fields; readonly success: Success; readonly error?: Error | undefined }
@@ -220,7 +223,7 @@ export interface Handler<D extends Any, R> {
   readonly definition: D
   readonly handle: (
     request: RequestOf<D>
-  ) => Effect.Effect<SuccessOf<D>, ErrorOf<D> | EventBus.EventVetoed, any>
+  ) => Effect.Effect<SuccessOf<D>, ErrorOf<D> | EventBus.EventVetoed, R>
   readonly cache?: CacheOptions | undefined
   /** Phantom: the handler's requirements. */
   readonly "~requirements"?: R
@@ -232,6 +235,7 @@ export interface Handler<D extends Any, R> {
  * @since 0.3.0
  * @category models
  */
+// biome-ignore lint/suspicious/noExplicitAny: a handler's `handle` takes its own request type (see `Any`)
 export type AnyHandler = Handler<any, any>
 
 /**
@@ -279,6 +283,7 @@ export const handler = <D extends Any, R = never>(
  * @since 0.3.0
  * @category constructors
  */
+// biome-ignore lint/suspicious/noExplicitAny: a definition's `make` takes its own payload, so only `any` accepts every query
 export const cached = <D extends Definition<"Query", any, any, any, any>, R = never>(
   definition: D,
   options: CacheOptions,
@@ -542,9 +547,9 @@ export type CommandBus<Handlers extends ReadonlyArray<AnyHandler>, E = never> = 
  */
 export type QueryBus<Handlers extends ReadonlyArray<AnyHandler>, E = never> = Bus<Handlers[number], E>
 
-type RequirementsOf<H> = H extends Handler<any, infer R> ? R : never
-type MiddlewareError<M> = M extends Middleware<infer E, any> ? E : never
-type MiddlewareRequirements<M> = M extends Middleware<any, infer R> ? R : never
+type RequirementsOf<H> = H extends Handler<infer _D, infer R> ? R : never
+type MiddlewareError<M> = M extends Middleware<infer E, infer _R> ? E : never
+type MiddlewareRequirements<M> = M extends Middleware<infer _E, infer R> ? R : never
 
 /** Stable JSON: object keys sorted, so equal requests give equal keys. */
 const stableJson = (value: unknown): string => {
@@ -562,6 +567,7 @@ const stableJson = (value: unknown): string => {
 
 interface Entry {
   readonly definition: Any
+  // biome-ignore lint/suspicious/noExplicitAny: typed `dispatch` routes by `_tag`, so this gets requests of `definition` only
   readonly handle: (request: any) => Effect.Effect<unknown, unknown, unknown>
 }
 
@@ -596,8 +602,9 @@ const absent = (): typeof missing => missing
 const make =
   <K extends Kind>(kind: K) =>
   <
-    const Handlers extends ReadonlyArray<Handler<Definition<K, any, any, any, any>, any>>,
-    const Middlewares extends ReadonlyArray<Middleware<any, any>> = readonly []
+    // biome-ignore lint/suspicious/noExplicitAny: see `Any`; the handlers' own types are what `const` infers
+    const Handlers extends ReadonlyArray<Handler<Definition<K, any, any, any, any>, unknown>>,
+    const Middlewares extends ReadonlyArray<Middleware<unknown, unknown>> = readonly []
   >(options: {
     readonly handlers: Handlers
     /** First = outermost. */

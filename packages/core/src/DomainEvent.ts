@@ -193,7 +193,10 @@ export class EventDecodeError extends Schema.TaggedError<EventDecodeError>()("Ev
  * @since 0.3.0
  * @category models
  */
-export interface Definition<Type extends string, Payload extends Schema.Codec<any, any, never, never>> {
+export interface Definition<
+  Type extends string,
+  Payload extends Schema.Codec<unknown, unknown, never, never>
+> {
   readonly type: Type
   readonly aggregateType: string
   readonly version: number
@@ -222,8 +225,7 @@ export interface Definition<Type extends string, Payload extends Schema.Codec<an
  * @since 0.3.0
  * @category models
  */
-// `any`: a definition's methods take its own payload type, so no single
-// payload type would accept every definition.
+// biome-ignore lint/suspicious/noExplicitAny: a definition's methods take its own payload type, so no single payload type accepts every definition
 export type AnyDefinition = Definition<any, any>
 
 /**
@@ -286,7 +288,10 @@ const currentMetadata: Effect.Effect<Metadata> = Effect.flatMap(CurrentMetadata,
  * @since 0.3.0
  * @category constructors
  */
-export const define = <const Type extends string, Payload extends Schema.Codec<any, any, never, never>>(
+export const define = <
+  const Type extends string,
+  Payload extends Schema.Codec<unknown, unknown, never, never>
+>(
   type: Type,
   options: {
     readonly aggregateType: string

@@ -105,6 +105,7 @@ export type Handler<D extends AnyDefinition, R> = (
  * @since 0.3.0
  * @category models
  */
+// biome-ignore lint/suspicious/noExplicitAny: a handler of any event reads the payload it knows (`unknown` would make every reader cast)
 export type AnyEvent = DomainEvent.DomainEvent<string, any>
 
 /**
