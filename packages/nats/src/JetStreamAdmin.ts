@@ -17,6 +17,7 @@ import {
 } from "@nats-io/jetstream"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { messageOf, NatsConnection, NatsError } from "./NatsConnection.ts"
 
 const nanos = (duration: Duration.Input): number => Duration.toMillis(duration) * 1_000_000
@@ -56,6 +57,13 @@ export const manager: Effect.Effect<JetStreamManager, NatsError, NatsConnection>
 )
 
 const isNotFound = (cause: unknown) => cause instanceof JetStreamApiError && cause.status === 404
+
+// The server removes an account's streams directory when its last stream is
+// deleted; a stream created at that moment from another connection fails with
+// 10049 "error creating store for stream" (seen on nats-server 2.9: about one
+// create in 500 while other clients create and delete streams), and the next
+// try succeeds. Other 10049s fail again, a moment later.
+const isStoreRace = (cause: unknown) => cause instanceof JetStreamApiError && cause.code === 10049
 
 /**
  * Options of `ensureStream`.
@@ -106,7 +114,7 @@ export const ensureStream = Effect.fn("JetStreamAdmin.ensureStream")(function* (
       () => jsm.streams.info(options.name),
       () => jsm.streams.update(options.name, config),
       () => jsm.streams.add({ name: options.name, ...config })
-    )
+    ).pipe(Effect.retry({ while: isStoreRace, schedule: Schedule.exponential("20 millis"), times: 4 }))
   )
 })
 
