@@ -5,12 +5,16 @@
  * admin. Whatever arrives, the answer is never a 5xx; every refusal is a
  * problem (`application/problem+json`, `status` equal to the HTTP status, a
  * `type`, a `title` and the request id), with no stack frame or SQL error in
- * it; and the security headers are on every response.
+ * it; and the security headers are on every response. Twice: with the
+ * in-memory stores, and with the stores in Redis.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { IoRedis } from "@org/redis"
 import { Effect } from "effect"
 import * as fc from "fast-check"
-import { admin, password, type Reply, type Session, serve } from "./client.ts"
+import * as RedisEnv from "../../../packages/redis/test/env.ts"
+import * as Stores from "../src/server/Stores.ts"
+import { type AppOptions, admin, password, type Reply, type Session, serve } from "./client.ts"
 
 interface Operation {
   readonly method: string
@@ -231,145 +235,157 @@ const contentTypes = [
   "json"
 ]
 
-describe("hostile input at every route", () => {
-  it.effect(
-    "is never a 5xx; every refusal is a problem naming its status, with no stack or SQL; security headers on all",
-    () =>
+// 400 requests at the app built with `options`, checking every answer.
+const attack = (options: AppOptions = {}) =>
+  Effect.gen(function* () {
+    const api = yield* serve(options)
+    const document = (yield* api.call("GET", "/openapi.json", undefined, { authorization: "" })).body
+    const operations = operationsOf(document)
+    assert.isAtLeast(operations.length, 20)
+    // Who calls: nobody, the user, the admin, or a forged or misplaced credential.
+    // A logout, an admin's roles change or delete can end the user's or the
+    // admin's session or take the user's rights; after such a call both
+    // sign in again and the user gets its role back, so the rest of the run
+    // still reaches past authentication and authorization.
+    const sessions = { user: api.user, boss: yield* api.login(admin.email, admin.password) }
+    const renew = Effect.gen(function* () {
+      const me = (session: Session) => api.call("GET", "/api/v1/auth/me", undefined, session.auth)
+      if ((yield* me(sessions.boss)).status !== 200) {
+        sessions.boss = yield* api.login(admin.email, admin.password)
+      }
+      const user = yield* me(sessions.user)
+      if (user.status !== 200) {
+        const login = { email: sessions.user.email, password }
+        const gone = (yield* api.call("POST", "/api/v1/auth/login", login)).status !== 200
+        sessions.user = gone ? yield* api.signUp() : yield* api.login(login.email, login.password)
+      } else if (JSON.stringify(user.body.roles) !== '["user"]') {
+        const path = `/api/v1/users/${sessions.user.id}/roles`
+        const restored = yield* api.call("PUT", path, { roles: ["user"] }, sessions.boss.auth)
+        assert.strictEqual(restored.status, 200, restored.text)
+        sessions.user = yield* api.login(sessions.user.email, password)
+      }
+    })
+    const credentials: Record<string, () => string> = {
+      none: () => "",
+      user: () => sessions.user.auth.authorization!,
+      admin: () => sessions.boss.auth.authorization!,
+      forged: () => "Bearer x.y.z",
+      empty: () => "Bearer ",
+      basic: () => "Basic YTpi",
+      refreshAsAccess: () => `Bearer ${sessions.user.refresh}`
+    }
+    const created = yield* api.call("POST", "/api/v1/items", { name: "Saw", price: 12.5, quantity: 3 })
+    assert.strictEqual(created.status, 201, created.text)
+    // ids that exist: the item's and the user's (the admin's own is left out:
+    // a random roles change would demote it)
+    const known = fc.oneof(
+      fc.constant(created.body.id as string),
+      fc.constant(null).map(() => sessions.user.id)
+    )
+    const request = fc.constantFrom(...operations).chain((operation) =>
+      fc.record({
+        operation: fc.constant(operation),
+        path: fc
+          .array(segment(known), {
+            minLength: operation.path.split("{").length - 1,
+            maxLength: operation.path.split("{").length - 1
+          })
+          .map((values) => {
+            let i = 0
+            return operation.path.replace(/\{[^}]+\}/g, () => values[i++]!)
+          }),
+        query: query(operation.query),
+        body: operation.body || operation.method !== "GET" ? fc.option(body) : fc.constant(null),
+        headers: fc.record(
+          {
+            authorization: fc.oneof(
+              { arbitrary: fc.constantFrom("user", "admin"), weight: 5 },
+              { arbitrary: fc.constantFrom(...Object.keys(credentials)), weight: 2 }
+            ),
+            "content-type": fc.oneof(
+              { arbitrary: fc.constant("application/json"), weight: 4 },
+              { arbitrary: fc.constantFrom(...contentTypes), weight: 1 }
+            ),
+            "if-match": fc.oneof(printable, fc.constantFrom('"1"', "*", 'W/"1"', '"1", "2"')),
+            "if-none-match": fc.oneof(printable, fc.constantFrom('"1"', "*")),
+            "idempotency-key": printable,
+            "x-request-id": printable,
+            "x-captcha-token": printable
+          },
+          { requiredKeys: ["authorization"] }
+        )
+      })
+    )
+    const touchesSessions = new Set([
+      "/api/v1/auth/logout",
+      "/api/v1/auth/password",
+      "/api/v1/users/{id}",
+      "/api/v1/users/{id}/roles"
+    ])
+    let sent = 0
+    const statuses = new Map<number, number>()
+    const check = (input: typeof request extends fc.Arbitrary<infer A> ? A : never) =>
       Effect.gen(function* () {
-        const api = yield* serve()
-        const document = (yield* api.call("GET", "/openapi.json", undefined, { authorization: "" })).body
-        const operations = operationsOf(document)
-        assert.isAtLeast(operations.length, 20)
-        // Who calls: nobody, the user, the admin, or a forged or misplaced credential.
-        // A logout, an admin's roles change or delete can end the user's or the
-        // admin's session or take the user's rights; after such a call both
-        // sign in again and the user gets its role back, so the rest of the run
-        // still reaches past authentication and authorization.
-        const sessions = { user: api.user, boss: yield* api.login(admin.email, admin.password) }
-        const renew = Effect.gen(function* () {
-          const me = (session: Session) => api.call("GET", "/api/v1/auth/me", undefined, session.auth)
-          if ((yield* me(sessions.boss)).status !== 200) {
-            sessions.boss = yield* api.login(admin.email, admin.password)
-          }
-          const user = yield* me(sessions.user)
-          if (user.status !== 200) {
-            const login = { email: sessions.user.email, password }
-            const gone = (yield* api.call("POST", "/api/v1/auth/login", login)).status !== 200
-            sessions.user = gone ? yield* api.signUp() : yield* api.login(login.email, login.password)
-          } else if (JSON.stringify(user.body.roles) !== '["user"]') {
-            const path = `/api/v1/users/${sessions.user.id}/roles`
-            const restored = yield* api.call("PUT", path, { roles: ["user"] }, sessions.boss.auth)
-            assert.strictEqual(restored.status, 200, restored.text)
-            sessions.user = yield* api.login(sessions.user.email, password)
-          }
-        })
-        const credentials: Record<string, () => string> = {
-          none: () => "",
-          user: () => sessions.user.auth.authorization!,
-          admin: () => sessions.boss.auth.authorization!,
-          forged: () => "Bearer x.y.z",
-          empty: () => "Bearer ",
-          basic: () => "Basic YTpi",
-          refreshAsAccess: () => `Bearer ${sessions.user.refresh}`
+        const { operation, path, query, body, headers } = input
+        const sentHeaders = { ...headers, authorization: credentials[headers.authorization]!() }
+        const reply: Reply = yield* api.call(
+          operation.method,
+          `${path}${query}`,
+          body ?? undefined,
+          sentHeaders
+        )
+        sent++
+        statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)
+        const what = `${operation.method} ${path}${query} -> ${reply.status} ${reply.text.slice(0, 300)}`
+        assert.isBelow(reply.status, 500, what)
+        assert.strictEqual(reply.headers.get("x-content-type-options"), "nosniff", what)
+        assert.strictEqual(reply.headers.get("x-frame-options"), "DENY", what)
+        assert.match(reply.headers.get("x-request-id") ?? "", /^[A-Za-z0-9._-]{1,128}$/, what)
+        assert.isNull(reply.headers.get("x-powered-by"), what)
+        // no stack frame, no module path, no database error, whatever was sent
+        assert.notMatch(
+          reply.text,
+          /\bat \S+ \(|node_modules|SqlError|syntax error at or near|relation "/,
+          what
+        )
+        if (reply.status >= 400) {
+          assert.match(reply.headers.get("content-type") ?? "", /^application\/problem\+json/, what)
+          assert.strictEqual(reply.body?.status, reply.status, what)
+          assert.isString(reply.body?.type, what)
+          assert.isString(reply.body?.title, what)
+          assert.strictEqual(reply.body?.requestId, reply.headers.get("x-request-id"), what)
         }
-        const created = yield* api.call("POST", "/api/v1/items", { name: "Saw", price: 12.5, quantity: 3 })
-        assert.strictEqual(created.status, 201, created.text)
-        // ids that exist: the item's and the user's (the admin's own is left out:
-        // a random roles change would demote it)
-        const known = fc.oneof(
-          fc.constant(created.body.id as string),
-          fc.constant(null).map(() => sessions.user.id)
-        )
-        const request = fc.constantFrom(...operations).chain((operation) =>
-          fc.record({
-            operation: fc.constant(operation),
-            path: fc
-              .array(segment(known), {
-                minLength: operation.path.split("{").length - 1,
-                maxLength: operation.path.split("{").length - 1
-              })
-              .map((values) => {
-                let i = 0
-                return operation.path.replace(/\{[^}]+\}/g, () => values[i++]!)
-              }),
-            query: query(operation.query),
-            body: operation.body || operation.method !== "GET" ? fc.option(body) : fc.constant(null),
-            headers: fc.record(
-              {
-                authorization: fc.oneof(
-                  { arbitrary: fc.constantFrom("user", "admin"), weight: 5 },
-                  { arbitrary: fc.constantFrom(...Object.keys(credentials)), weight: 2 }
-                ),
-                "content-type": fc.oneof(
-                  { arbitrary: fc.constant("application/json"), weight: 4 },
-                  { arbitrary: fc.constantFrom(...contentTypes), weight: 1 }
-                ),
-                "if-match": fc.oneof(printable, fc.constantFrom('"1"', "*", 'W/"1"', '"1", "2"')),
-                "if-none-match": fc.oneof(printable, fc.constantFrom('"1"', "*")),
-                "idempotency-key": printable,
-                "x-request-id": printable,
-                "x-captcha-token": printable
-              },
-              { requiredKeys: ["authorization"] }
-            )
-          })
-        )
-        const touchesSessions = new Set([
-          "/api/v1/auth/logout",
-          "/api/v1/auth/password",
-          "/api/v1/users/{id}",
-          "/api/v1/users/{id}/roles"
-        ])
-        let sent = 0
-        const statuses = new Map<number, number>()
-        const check = (input: typeof request extends fc.Arbitrary<infer A> ? A : never) =>
-          Effect.gen(function* () {
-            const { operation, path, query, body, headers } = input
-            const sentHeaders = { ...headers, authorization: credentials[headers.authorization]!() }
-            const reply: Reply = yield* api.call(
-              operation.method,
-              `${path}${query}`,
-              body ?? undefined,
-              sentHeaders
-            )
-            sent++
-            statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1)
-            const what = `${operation.method} ${path}${query} -> ${reply.status} ${reply.text.slice(0, 300)}`
-            assert.isBelow(reply.status, 500, what)
-            assert.strictEqual(reply.headers.get("x-content-type-options"), "nosniff", what)
-            assert.strictEqual(reply.headers.get("x-frame-options"), "DENY", what)
-            assert.match(reply.headers.get("x-request-id") ?? "", /^[A-Za-z0-9._-]{1,128}$/, what)
-            assert.isNull(reply.headers.get("x-powered-by"), what)
-            // no stack frame, no module path, no database error, whatever was sent
-            assert.notMatch(
-              reply.text,
-              /\bat \S+ \(|node_modules|SqlError|syntax error at or near|relation "/,
-              what
-            )
-            if (reply.status >= 400) {
-              assert.match(reply.headers.get("content-type") ?? "", /^application\/problem\+json/, what)
-              assert.strictEqual(reply.body?.status, reply.status, what)
-              assert.isString(reply.body?.type, what)
-              assert.isString(reply.body?.title, what)
-              assert.strictEqual(reply.body?.requestId, reply.headers.get("x-request-id"), what)
-            }
-            if (touchesSessions.has(operation.path)) yield* renew
-          })
-        yield* Effect.promise(() =>
-          fc.assert(
-            fc.asyncProperty(request, (input) => Effect.runPromise(check(input))),
-            { numRuns: 400, endOnFailure: true }
-          )
-        )
-        assert.isAtLeast(sent, 400)
-        // the input reached past the edge: refusals of several kinds and some successes
-        const seen = [...statuses.keys()]
-        assert.includeMembers(seen, [400, 401, 403, 404, 415])
-        assert.isTrue(
-          seen.some((status) => status < 300),
-          `no success among ${JSON.stringify([...statuses])}`
-        )
-      }).pipe(Effect.scoped),
+        if (touchesSessions.has(operation.path)) yield* renew
+      })
+    yield* Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(request, (input) => Effect.runPromise(check(input))),
+        { numRuns: 400, endOnFailure: true }
+      )
+    )
+    assert.isAtLeast(sent, 400)
+    // the input reached past the edge: refusals of several kinds and some successes
+    const seen = [...statuses.keys()]
+    assert.includeMembers(seen, [400, 401, 403, 404, 415])
+    assert.isTrue(
+      seen.some((status) => status < 300),
+      `no success among ${JSON.stringify([...statuses])}`
+    )
+  }).pipe(Effect.scoped)
+
+const invariants =
+  "is never a 5xx; every refusal is a problem naming its status, with no stack or SQL; security headers on all"
+
+describe("hostile input at every route", () => {
+  it.effect(invariants, () => attack(), 120_000)
+})
+
+// The same with the cache, rate limits, idempotency records and revocations
+// in Redis, as the example runs when REDIS_URL is set.
+describe.skipIf(RedisEnv.skipRedis)("hostile input at every route, stores in Redis", () => {
+  it.live(
+    invariants,
+    () => attack({ stores: Stores.layerRedisFrom(IoRedis.layer({ url: RedisEnv.url })) }),
     120_000
   )
 })
