@@ -195,18 +195,24 @@ export const make = <
     readonly idempotent?: ReadonlyArray<Idem> | undefined
   }
 ) => {
-  // The middleware is added here; its type, on the whole group (`WithKeys`).
-  const withKey = <E extends HttpApiEndpoint.Constraint>(operation: Operation, endpoint: E): E =>
-    ((options.idempotent as ReadonlyArray<Operation> | undefined)?.includes(operation)
-      ? Idempotency.endpoint(endpoint)
-      : endpoint) as E
-  const annotated = <E extends { readonly annotateMerge: (annotations: Context.Context<never>) => unknown }>(
+  // The operation's annotations, and `Idempotency-Key` when it is listed. The
+  // middleware is added here; its type, on the whole group (`WithKeys`).
+  const configured = <
+    E extends HttpApiEndpoint.Constraint & {
+      readonly annotateMerge: (annotations: Context.Context<never>) => unknown
+    }
+  >(
     operation: Operation,
     endpoint: E
-  ): E =>
-    (options.annotations?.[operation] === undefined
-      ? endpoint
-      : endpoint.annotateMerge(options.annotations[operation])) as E
+  ): E => {
+    const extra = options.annotations?.[operation]
+    const annotated = (extra === undefined ? endpoint : endpoint.annotateMerge(extra)) as E
+    return (
+      (options.idempotent as ReadonlyArray<Operation> | undefined)?.includes(operation)
+        ? Idempotency.endpoint(annotated)
+        : annotated
+    ) as E
+  }
   const { entity } = options
   const idSchema: D["idSchema"] = entity.idSchema
   const params = { id: idSchema }
@@ -218,7 +224,7 @@ export const make = <
   const ifMatch = { "if-match": Schema.optionalKey(ConditionHeader) }
   const group = HttpApiGroup.make(name)
     .add(
-      annotated(
+      configured(
         "list",
         HttpApiEndpoint.get("list", "/", {
           query: ListQuery(entity.sortable as ReadonlyArray<Entity.SortableOf<D>>),
@@ -242,21 +248,18 @@ export const make = <
               `Sort on ${entity.sortable.join(", ")} (\`-\` for descending; ties broken by id).`
           )
       ),
-      withKey(
+      configured(
         "create",
-        annotated(
-          "create",
-          HttpApiEndpoint.post("create", "/", {
-            payload: create,
-            success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
-              location: Schema.String.check(Schema.isMaxLength(2048)),
-              etag: EtagHeader
-            }),
-            error: Problem.Conflict
-          }).annotate(OpenApi.Summary, `Create a ${entity.name}`)
-        )
+        HttpApiEndpoint.post("create", "/", {
+          payload: create,
+          success: HttpApiSchema.WithHeaders(schema.pipe(HttpApiSchema.status(201)), {
+            location: Schema.String.check(Schema.isMaxLength(2048)),
+            etag: EtagHeader
+          }),
+          error: Problem.Conflict
+        }).annotate(OpenApi.Summary, `Create a ${entity.name}`)
       ),
-      annotated(
+      configured(
         "get",
         HttpApiEndpoint.get("get", "/:id", {
           params,
@@ -267,30 +270,24 @@ export const make = <
           .annotate(OpenApi.Summary, `Get a ${entity.name}`)
           .annotate(OpenApi.Transform, documentNotModified)
       ),
-      withKey(
+      configured(
         "update",
-        annotated(
-          "update",
-          HttpApiEndpoint.patch("update", "/:id", {
-            params,
-            headers: ifMatch,
-            payload: update,
-            success: versioned(schema),
-            error: [Problem.NotFound, Problem.Conflict, Problem.PreconditionFailed, Problem.Forbidden]
-          }).annotate(OpenApi.Summary, `Update a ${entity.name}`)
-        )
+        HttpApiEndpoint.patch("update", "/:id", {
+          params,
+          headers: ifMatch,
+          payload: update,
+          success: versioned(schema),
+          error: [Problem.NotFound, Problem.Conflict, Problem.PreconditionFailed, Problem.Forbidden]
+        }).annotate(OpenApi.Summary, `Update a ${entity.name}`)
       ),
-      withKey(
+      configured(
         "delete",
-        annotated(
-          "delete",
-          HttpApiEndpoint.delete("delete", "/:id", {
-            params,
-            headers: ifMatch,
-            success: HttpApiSchema.NoContent,
-            error: [Problem.NotFound, Problem.PreconditionFailed, Problem.Forbidden]
-          }).annotate(OpenApi.Summary, `Delete a ${entity.name}`)
-        )
+        HttpApiEndpoint.delete("delete", "/:id", {
+          params,
+          headers: ifMatch,
+          success: HttpApiSchema.NoContent,
+          error: [Problem.NotFound, Problem.PreconditionFailed, Problem.Forbidden]
+        }).annotate(OpenApi.Summary, `Delete a ${entity.name}`)
       )
     )
     .prefix(options.path)
